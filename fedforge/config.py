@@ -40,7 +40,7 @@ class DataConfig:
     source: str = field(metadata=_choice("synthetic", "medmnist"))
     root: str
     image_size: int = field(metadata=_choice(28, 64, 128, 224))
-    datasets: tuple[str, ...] = field(metadata=_choice(*DATASETS))
+    datasets: tuple[str, ...] = field(metadata={**_choice(*DATASETS), "unique": True})
     mirror: str
     synthetic: SyntheticConfig
 
@@ -145,8 +145,8 @@ def _convert(key: str, value: Any, hint: Any, meta: typing.Mapping) -> Any:
         (item_hint, _) = typing.get_args(hint)
         items = tuple(_convert(f"{key}[{i}]", v, item_hint, {}) for i, v in enumerate(value))
         for i, v in enumerate(items):
-            _check_meta(f"{key}[{i}]", v, meta)
-        if len(set(items)) != len(items):
+            _check_meta(f"{key}[{i}]", v, {k: v for k, v in meta.items() if k != "unique"})
+        if meta.get("unique") and len(set(items)) != len(items):
             _fail(key, value, "expected no repeated entries")
         return items
     if origin is dict:
