@@ -1,0 +1,44 @@
+# FedForge developer entry points. `make demo` runs the whole pipeline; `make test` runs the tests.
+# Both set up the environment first (idempotent: re-installs only when pyproject.toml changes).
+
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+export FLWR_TELEMETRY_ENABLED := 0
+export FLWR_DISABLE_UPDATE_CHECK := 1
+export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup demo test test-fast lint dashboard clean-artifacts help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch/torchvision are left unpinned so pip resolves a matching pair (README: Troubleshooting).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+dashboard/dist/index.html: dashboard/package-lock.json $(shell find dashboard/src dashboard/index.html -type f 2>/dev/null)
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
+
+dashboard: dashboard/dist/index.html  ## install and build the dashboard (served by `fedforge monitor`)
+
+setup: $(VENV)/.installed  ## create .venv, install fedforge with dev extras, build the dashboard
+	@if [ -f dashboard/package-lock.json ]; then $(MAKE) --no-print-directory dashboard; fi
+
+demo: setup  ## the main job: the whole DVC pipeline on the default params (synthetic data, offline)
+	$(BIN)/dvc repro
+
+test: setup  ## the whole test suite (tiny synthetic data; browser tests need /usr/bin/chromium)
+	$(BIN)/python -m pytest
+
+test-fast: setup  ## tests without the slow end-to-end runs
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+lint: setup  ## ruff over the Python code
+	$(BIN)/ruff check fedforge stages tests benchmarks
