@@ -55,10 +55,11 @@ class PartitionConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = field(metadata=_choice("resnet"))
+    arch: str = field(metadata=_choice("cnn", "resnet"))
     embedding_size: int = field(metadata=_range(1, 4096))
     hidden_sizes: tuple[int, ...]
     depths: tuple[int, ...]
+    norm: str = field(metadata=_choice("group", "batch"))
     pretrained: str | None
 
 
