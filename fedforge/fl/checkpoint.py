@@ -1,0 +1,98 @@
+"""Per-round checkpoints of a phase: global arrays, strategy state and rounds.tsv rows, in one atomic file.
+
+artifacts/checkpoints/<phase>/checkpoint.npz is a DVC `persist: true` output, so a re-run of a killed
+phase finds it. It is resumed only if it was written for the same inputs (fingerprint of the phase's
+params, the data meta files and the warm-start model) and the run it came from did not complete; a
+completed one is kept for inspection but a re-run (e.g. after a code change) starts fresh.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from flwr.app import Array, ArrayRecord
+
+from fedforge import paths
+from fedforge.config import Config
+
+log = logging.getLogger(__name__)
+FILENAME = "checkpoint.npz"
+
+
+@dataclass
+class Checkpoint:
+    """State after `round` completed rounds."""
+
+    round: int
+    arrays: ArrayRecord
+    strategy_state: dict[str, np.ndarray]
+    rows: list[dict]
+    fingerprint: str
+    completed: bool = False
+
+
+def fingerprint(cfg: Config, phase: str, root: Path) -> str:
+    """Hash of everything a phase's result depends on besides code: its params and its input data."""
+    pc = cfg.phase(phase)
+    h = hashlib.sha256(json.dumps({
+        "seed": cfg.seed, "model": dataclasses.asdict(cfg.model), "phase": dataclasses.asdict(pc),
+        "federation": dataclasses.asdict(cfg.federation), "device": cfg.device,
+        "num_clients": cfg.partition.num_clients}, sort_keys=True).encode())
+    inputs = [root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
+              root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]
+    if pc.warm_start == "centralized":
+        inputs += sorted((root / paths.centralized_dir(pc.dataset) / "model").glob("*"))
+    for path in inputs:
+        if path.is_file():
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def save(folder: Path, ckpt: Checkpoint) -> None:
+    """Write the checkpoint to a temp file and os.replace it, so a kill never leaves half a checkpoint."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = list(ckpt.arrays.keys())
+    blobs = {f"a{i:05d}": ckpt.arrays[k].numpy() for i, k in enumerate(keys)}
+    state_keys = list(ckpt.strategy_state)
+    blobs.update({f"s{i:05d}": ckpt.strategy_state[k] for i, k in enumerate(state_keys)})
+    meta = {"round": ckpt.round, "keys": keys, "state_keys": state_keys, "rows": ckpt.rows, "fingerprint": ckpt.fingerprint,
+            "completed": ckpt.completed}
+    blobs["meta"] = np.array(json.dumps(meta))
+    tmp = folder / f".{FILENAME}.tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **blobs)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / FILENAME)
+
+
+def load(folder: Path, expected_fingerprint: str) -> Checkpoint | None:
+    """The resumable checkpoint in `folder`, or None (missing, other params/data, or already completed)."""
+    path = folder / FILENAME
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = ArrayRecord({k: Array(np.array(data[f"a{i:05d}"])) for i, k in enumerate(meta["keys"])})
+            state = {k: np.array(data[f"s{i:05d}"]) for i, k in enumerate(meta["state_keys"])}
+    except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint is a reason to start fresh, not to fail
+        log.warning("checkpoint %s unreadable (%s); starting fresh", path, exc)
+        return None
+    if meta["fingerprint"] != expected_fingerprint:
+        log.info("checkpoint %s was written for other params or data (%s != %s); starting fresh",
+                 path, meta["fingerprint"], expected_fingerprint)
+        return None
+    if meta["completed"]:
+        log.info("checkpoint %s belongs to a completed run; starting fresh", path)
+        return None
+    log.info("resuming from %s after round %d", path, meta["round"])
+    return Checkpoint(round=int(meta["round"]), arrays=arrays, strategy_state=state, rows=meta["rows"],
+                      fingerprint=meta["fingerprint"], completed=False)

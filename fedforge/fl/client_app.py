@@ -1,0 +1,91 @@
+"""Flower ClientApp: one hospital. Trains the global model on its partition and reports on its local val set.
+
+run_config: see server_app.py. node_config: "partition-id" (int), "num-partitions" (int), optional
+"repo-root" (where this machine keeps artifacts/preprocessed/<ds>/clients). Client id = client_<partition-id>.
+Test-only fault injection: env FEDFORGE_FAULTS="client_1:train:2,client_0:evaluate:1" makes that client
+raise in that stage of that round (the error reply is what a crashed hospital looks like to the server).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from fedforge.fl import appconfig, task
+from fedforge.train.device import resolve_device
+
+app = ClientApp()
+
+
+def _node(context: Context) -> tuple:
+    cfg, phase, root, _ = appconfig.from_run_config(context.run_config)
+    pid = int(context.node_config["partition-id"])
+    num = int(context.node_config.get("num-partitions", cfg.partition.num_clients))
+    if num != cfg.partition.num_clients or not 0 <= pid < num:
+        raise ValueError(f"node_config partition-id={pid} num-partitions={num} does not fit "
+                         f"partition.num_clients={cfg.partition.num_clients}")
+    root = Path(str(context.node_config.get("repo-root", root)))
+    return cfg, cfg.phase(phase), root, pid
+
+
+def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
+    """Raise if FEDFORGE_FAULTS names this client, stage and round (tests and demos only)."""
+    for spec in filter(None, os.environ.get("FEDFORGE_FAULTS", "").split(",")):
+        who, what, when = spec.strip().split(":")
+        if who == task.client_id(pid) and what == stage and int(when) == server_round:
+            raise RuntimeError(f"injected fault: {who} {stage} round {server_round} (FEDFORGE_FAULTS)")
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Local epochs of HF Trainer from the received global arrays; reply with new arrays + train loss."""
+    cfg, phase, root, pid = _node(context)
+    conf = msg.content["config"]
+    server_round = int(conf["server-round"])
+    _maybe_fail(pid, "train", server_round)
+    device = resolve_device(cfg.device, cfg.device_fallback)
+    train_ds, _ = task.client_data(root, phase.dataset, pid)
+    model = task.new_model(cfg, root, phase.dataset)
+    task.set_arrays(model, msg.content["arrays"])
+    result = task.train_local(
+        model, train_ds, epochs=int(conf["local-epochs"]), batch_size=int(conf["batch-size"]),
+        lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
+        seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
+        proximal_mu=float(conf.get("proximal-mu", 0.0)))
+    metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
+                            "seconds": result["seconds"]})
+    content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
+                          "client": ConfigRecord({"client-id": task.client_id(pid)})})
+    return Message(content=content, reply_to=msg)
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Evaluate the received global arrays on this client's local validation split."""
+    cfg, phase, root, pid = _node(context)
+    server_round = int(msg.content["config"]["server-round"])
+    _maybe_fail(pid, "evaluate", server_round)
+    device = resolve_device(cfg.device, cfg.device_fallback)
+    _, val_ds = task.client_data(root, phase.dataset, pid)
+    model = task.new_model(cfg, root, phase.dataset)
+    task.set_arrays(model, msg.content["arrays"])
+    with torch.no_grad():
+        result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
+    metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
+                            "eval_acc": result["acc"], "seconds": result["seconds"]})
+    return Message(content=RecordDict({"metrics": metrics,
+                                       "client": ConfigRecord({"client-id": task.client_id(pid)})}),
+                   reply_to=msg)
+
+
+@app.query()
+def describe(msg: Message, context: Context) -> Message:
+    """Tell the server who this node is: client id, training-set size and label histogram."""
+    cfg, phase, root, pid = _node(context)
+    summary = task.client_summary(root, phase.dataset, pid)
+    record = ConfigRecord({"client-id": task.client_id(pid), "partition-id": pid, "size": summary["size"],
+                           "label-histogram": summary["label_histogram"]})
+    return Message(content=RecordDict({"client": record}), reply_to=msg)

@@ -1,0 +1,51 @@
+"""Run one federated phase on the configured engine: `local` (in-process Flower grid) or `deployment`.
+
+Both engines run the same ServerApp and ClientApp objects with the same run_config; the ServerApp writes
+all outputs. The local engine calls the ClientApp directly through InProcessGrid (no network, no extra
+processes); see grid.py for why and benchmarks/federation_overhead.py for the measured overhead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from flwr.app import Context, RecordDict
+from flwr.common.constant import SUPERLINK_NODE_ID
+from flwr.supercore.task_identity import TaskIdentity
+
+from fedforge.config import Config
+from fedforge.fl import appconfig
+
+log = logging.getLogger(__name__)
+FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+
+
+def run_phase(cfg: Config, phase: str) -> None:
+    """`fedforge federate --phase X` / stages/federate.py: run phase X on federation.engine."""
+    for key, value in FLOWER_ENV.items():
+        os.environ.setdefault(key, value)
+    engine = cfg.federation.engine
+    run_config = appconfig.app_config(cfg, phase, engine)
+    log.info("federate@%s: %s on %s, engine %s", phase, cfg.phase(phase).strategy, cfg.phase(phase).dataset, engine)
+    if engine == "deployment":
+        from fedforge.fl.deployment import run_deployment
+
+        run_deployment(cfg, phase, run_config)
+        return
+    run_local(run_config, cfg.partition.num_clients)
+
+
+def run_local(run_config: dict, num_clients: int) -> None:
+    """Run the ServerApp in this process over an InProcessGrid of `num_clients` ClientApp nodes."""
+    from fedforge.fl.client_app import app as client_app
+    from fedforge.fl.grid import InProcessGrid
+    from fedforge.fl.server_app import app as server_app
+
+    run_id = 1
+    # What flwr-serverapp does before calling the app: Message() stamps these into every message it creates.
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, run_id, SUPERLINK_NODE_ID
+    nodes = [{"partition-id": i, "num-partitions": num_clients} for i in range(num_clients)]
+    grid = InProcessGrid(client_app, nodes, run_config, run_id=run_id)
+    context = Context(run_id=run_id, node_id=SUPERLINK_NODE_ID, node_config={}, state=RecordDict(),
+                      run_config=dict(run_config))
+    server_app(grid, context)

@@ -1,0 +1,103 @@
+"""In-process Flower Grid: the ServerApp's strategy talks to ClientApp objects in this process, no network.
+
+Each message is serialized to Flower's protobuf wire format and back, exactly as the SuperLink would carry
+it, so the client never shares objects with the server and the byte counts are real. Every node has its
+own Context (node_config + a RecordDict state that persists across rounds). A ClientApp that raises
+becomes an error reply Message, as Flower's SuperNode does, so failure handling is the same as deployment.
+Clients run one after another when messages are pushed: deterministic, and on a small CPU box the
+cores go to torch anyway. Measured overhead: see benchmarks/federation_overhead.py and the phase's timing.json.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import traceback
+from collections.abc import Iterable
+
+from flwr.app import Context, Error, Message, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.common.constant import ErrorCode
+from flwr.common.serde import message_from_proto, message_to_proto
+from flwr.proto.message_pb2 import Message as ProtoMessage  # pylint: disable=E0611
+from flwr.serverapp import Grid
+from flwr.supercore.run import Run
+
+log = logging.getLogger(__name__)
+
+
+def wire_copy(message: Message) -> tuple[Message, int]:
+    """(copy of the message after a protobuf round trip, its size in bytes on the wire)."""
+    data = message_to_proto(message).SerializeToString()
+    return message_from_proto(ProtoMessage.FromString(data)), len(data)
+
+
+def node_id_for(partition_id: int) -> int:
+    """Stable node id of a partition (Flower draws random ids; stable ids keep runs reproducible)."""
+    return 1_000 + int(partition_id)
+
+
+class InProcessGrid(Grid):
+    """A flwr Grid whose nodes are ClientApp calls in this process (one Context per node)."""
+
+    def __init__(self, client_app: ClientApp, node_configs: list[dict], run_config: dict, run_id: int = 1):
+        self.client_app = client_app
+        self._run = Run.create_empty(run_id)
+        self.contexts = {
+            node_id_for(nc["partition-id"]): Context(run_id=run_id, node_id=node_id_for(nc["partition-id"]),
+                                                     node_config=dict(nc), state=RecordDict(),
+                                                     run_config=dict(run_config))
+            for nc in node_configs}
+        self._replies: dict[str, Message] = {}
+        self._ids = itertools.count(1)
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    def set_run(self, run: Run) -> None:
+        self._run = run
+
+    @property
+    def run(self) -> Run:
+        return Run(**vars(self._run))
+
+    def create_message(self, content: RecordDict, message_type: str, dst_node_id: int, group_id: str,
+                       ttl: float | None = None) -> Message:
+        return Message(content, dst_node_id, message_type, ttl=ttl, group_id=group_id)
+
+    def get_node_ids(self) -> Iterable[int]:
+        return list(self.contexts)
+
+    def _deliver(self, message: Message) -> Message:
+        """Run the ClientApp on a wire copy of the message; an exception becomes an error reply."""
+        incoming, size = wire_copy(message)
+        self.bytes_sent += size
+        context = self.contexts[message.metadata.dst_node_id]
+        try:
+            reply = self.client_app(incoming, context)
+        except Exception as exc:  # noqa: BLE001 - a client crash must not stop the server
+            log.warning("node %s raised in %s: %s", message.metadata.dst_node_id,
+                        message.metadata.message_type, exc)
+            log.debug("%s", traceback.format_exc())
+            reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION,
+                                  reason=f"{type(exc).__name__}: {exc}"), reply_to=incoming)
+        reply.metadata.__dict__["_message_id"] = f"r{next(self._ids)}"
+        returned, size = wire_copy(reply)
+        self.bytes_received += size
+        return returned
+
+    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
+        ids = []
+        for message in messages:
+            if message.metadata.dst_node_id not in self.contexts:
+                raise ValueError(f"no node {message.metadata.dst_node_id}; nodes are {list(self.contexts)}")
+            message.metadata.__dict__["_message_id"] = f"m{next(self._ids)}"
+            message.metadata.__dict__["_run_id"] = self._run.run_id
+            self._replies[message.metadata.message_id] = self._deliver(message)
+            ids.append(message.metadata.message_id)
+        return ids
+
+    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
+        return [self._replies.pop(mid) for mid in list(message_ids) if mid in self._replies]
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        # Clients run synchronously inside push, so every reply exists when it returns (timeout unused).
+        return self.pull_messages(self.push_messages(messages))

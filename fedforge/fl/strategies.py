@@ -1,0 +1,97 @@
+"""Flower strategies for the phases, made resumable: round offset, seeded sampling, saveable server state.
+
+`strategy.start()` always counts rounds from 1, so a resumed phase runs the remaining rounds with
+`round_offset` = rounds already done; every hook sees the true round (FedAdam's bias correction uses it).
+Client sampling uses the module-level `random`, so it is re-seeded from (seed, round) each round.
+Server state that outlives a round: FedAdam m_t/v_t (dicts), FedAvgM momentum_vector (list).
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM, FedProx
+
+from fedforge.config import PhaseConfig
+
+
+class ResumableRounds:
+    """Mixin: shift every round number by `round_offset` and seed node sampling per round."""
+
+    round_offset = 0
+    sampling_seed = 0
+
+    def configure_train(self, server_round, arrays, config, grid):
+        actual = server_round + self.round_offset
+        random.seed(f"{self.sampling_seed}:train:{actual}")
+        return super().configure_train(actual, arrays, config, grid)
+
+    def aggregate_train(self, server_round, replies):
+        return super().aggregate_train(server_round + self.round_offset, replies)
+
+    def configure_evaluate(self, server_round, arrays, config, grid):
+        actual = server_round + self.round_offset
+        random.seed(f"{self.sampling_seed}:evaluate:{actual}")
+        return super().configure_evaluate(actual, arrays, config, grid)
+
+    def aggregate_evaluate(self, server_round, replies):
+        return super().aggregate_evaluate(server_round + self.round_offset, replies)
+
+
+class ResumableFedAvg(ResumableRounds, FedAvg):
+    """FedAvg (McMahan et al. 2017)."""
+
+
+class ResumableFedProx(ResumableRounds, FedProx):
+    """FedProx (Li et al. 2020): FedAvg + proximal-mu in the train config; the client applies it."""
+
+
+class ResumableFedAdam(ResumableRounds, FedAdam):
+    """FedAdam (Reddi et al. 2021): Adam on the server over the averaged client update."""
+
+
+class ResumableFedAvgM(ResumableRounds, FedAvgM):
+    """FedAvgM (Hsu et al. 2019): server momentum over the averaged client update."""
+
+
+def build_strategy(phase: PhaseConfig, seed: int, round_offset: int = 0):
+    """The phase's Flower strategy; min_clients bounds sampling and availability (all clients evaluate)."""
+    common = dict(fraction_train=phase.fraction_train, fraction_evaluate=1.0,
+                  min_train_nodes=phase.min_clients, min_evaluate_nodes=phase.min_clients,
+                  min_available_nodes=phase.min_clients)
+    if phase.strategy == "fedavg":
+        strategy = ResumableFedAvg(**common)
+    elif phase.strategy == "fedprox":
+        strategy = ResumableFedProx(**common, proximal_mu=phase.proximal_mu)
+    elif phase.strategy == "fedadam":
+        strategy = ResumableFedAdam(**common, eta=phase.server_lr, eta_l=phase.lr)
+    elif phase.strategy == "fedavgm":
+        strategy = ResumableFedAvgM(**common, server_learning_rate=phase.server_lr,
+                                    server_momentum=phase.server_momentum)
+    else:  # config.py validates the choice; this guards a new name added there but not here
+        raise ValueError(f"strategy {phase.strategy!r} has no implementation in fedforge/fl/strategies.py")
+    strategy.round_offset = round_offset
+    strategy.sampling_seed = seed
+    return strategy
+
+
+def strategy_state(strategy) -> dict[str, np.ndarray]:
+    """Server-side optimizer state as flat named arrays (empty for FedAvg/FedProx)."""
+    state: dict[str, np.ndarray] = {}
+    for name in ("m_t", "v_t"):
+        for key, value in (getattr(strategy, name, None) or {}).items():
+            state[f"{name}/{key}"] = np.asarray(value)
+    for i, value in enumerate(getattr(strategy, "momentum_vector", None) or []):
+        state[f"momentum_vector/{i:05d}"] = np.asarray(value)
+    return state
+
+
+def load_strategy_state(strategy, state: dict[str, np.ndarray]) -> None:
+    """Put state saved by strategy_state back onto a freshly built strategy of the same kind."""
+    for name in ("m_t", "v_t"):
+        part = {k.split("/", 1)[1]: v for k, v in state.items() if k.startswith(f"{name}/")}
+        if part:
+            setattr(strategy, name, part)
+    momentum = [state[k] for k in sorted(k for k in state if k.startswith("momentum_vector/"))]
+    if momentum:
+        strategy.momentum_vector = momentum

@@ -1,0 +1,141 @@
+"""Client- and server-side ML for the federated phases: data, model, local training (HF Trainer), evaluation.
+
+Flower quickstart style: the app files stay thin and call these plain functions. Training runs through
+CENTRAL's fedforge.train.trainer (transformers.Trainer); FedProx plugs in ProximalTrainer, which adds
+mu/2 * ||w - w_global||^2 to the loss because Flower's FedProx only *sends* proximal-mu.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord
+from transformers import PreTrainedModel, Trainer
+
+from fedforge import paths
+from fedforge.config import Config, PhaseConfig
+from fedforge.data.arrays import load_split, read_meta
+from fedforge.models.factory import build_model, load_model
+from fedforge.train import trainer as central_trainer
+from fedforge.train.data import ArrayDataset
+
+log = logging.getLogger(__name__)
+
+
+def client_id(partition_id: int) -> str:
+    """The id a partition is known by everywhere (telemetry, rounds.tsv, dashboard)."""
+    return f"client_{int(partition_id)}"
+
+
+def client_seed(seed: int, server_round: int, partition_id: int) -> int:
+    """Training seed of one client in one round, derived (never drawn) so a resumed run repeats it."""
+    return (int(seed) * 1_000_003 + int(server_round) * 7_919 + int(partition_id) * 104_729) % (2**31 - 1)
+
+
+def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDataset, ArrayDataset]:
+    """(train, val) datasets of one hospital from artifacts/preprocessed/<ds>/clients, memory-mapped."""
+    folder = Path(root) / paths.preprocessed_clients_dir(dataset)
+    name = client_id(partition_id)
+    if not (folder / f"{name}_train_x.npy").is_file():
+        raise FileNotFoundError(
+            f"{folder}/{name}_train_x.npy missing: run `dvc repro preprocess@{dataset}` (or check "
+            f"node_config partition-id={partition_id} against partition.num_clients)")
+    return ArrayDataset(*load_split(folder, f"{name}_train")), ArrayDataset(*load_split(folder, f"{name}_val"))
+
+
+def client_summary(root: Path, dataset: str, partition_id: int) -> dict:
+    """Training-set size and label histogram of one client (for run_started and the dashboard)."""
+    meta = read_meta(Path(root) / paths.preprocessed_clients_dir(dataset))
+    name = client_id(partition_id)
+    sizes, hists = meta.get("sizes", {}), meta.get("label_histograms", {})
+    size = sizes.get(name, sizes.get(f"{name}_train", 0))
+    hist = hists.get(name, hists.get(f"{name}_train", []))
+    if isinstance(size, dict):
+        size = size.get("train", 0)
+    if isinstance(hist, dict):
+        hist = hist.get("train", [])
+    return {"size": int(size), "label_histogram": [int(v) for v in hist]}
+
+
+def central_split(root: Path, dataset: str, split: str) -> ArrayDataset:
+    """The shared val or test split the server evaluates the global model on."""
+    return ArrayDataset(*load_split(Path(root) / paths.preprocessed_central_dir(dataset), split))
+
+
+def new_model(cfg: Config, root: Path, dataset: str) -> PreTrainedModel:
+    """A model with the phase's architecture, built offline from params (seeded)."""
+    meta = read_meta(Path(root) / paths.preprocessed_central_dir(dataset))
+    return build_model(cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
+                       image_size=int(meta["image_size"]), seed=cfg.seed)
+
+
+def initial_model(cfg: Config, phase: PhaseConfig, root: Path) -> PreTrainedModel:
+    """Round-0 global model: the centralized checkpoint of this dataset (warm start) or a fresh one."""
+    if phase.warm_start == "centralized":
+        model_dir = Path(root) / paths.centralized_dir(phase.dataset) / "model"
+        if not model_dir.is_dir():
+            raise FileNotFoundError(f"{model_dir} missing: warm_start=centralized needs "
+                                    f"`dvc repro centralized@{phase.dataset}` first (or set warm_start: scratch)")
+        return load_model(model_dir)
+    return new_model(cfg, root, phase.dataset)
+
+
+def get_arrays(model: torch.nn.Module) -> ArrayRecord:
+    """The model's full state (weights and BatchNorm buffers) as a Flower ArrayRecord."""
+    return ArrayRecord(model.state_dict())
+
+
+def set_arrays(model: torch.nn.Module, arrays: ArrayRecord) -> None:
+    """Load an ArrayRecord into the model; averaged integer buffers are cast back to their dtype."""
+    model.load_state_dict(arrays.to_torch_state_dict(), strict=True)
+
+
+class ProximalTrainer(Trainer):
+    """transformers.Trainer whose loss adds the FedProx term mu/2 * ||w - w_global||^2."""
+
+    def __init__(self, *args, proximal_mu: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.proximal_mu = float(proximal_mu)
+        # Snapshot taken after the global weights were loaded and before any local step.
+        self.global_params = [p.detach().clone() for p in self.model.parameters()]
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        out = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        loss, outputs = out if return_outputs else (out, None)
+        if self.proximal_mu > 0:
+            prox = sum(((p - g) ** 2).sum() for p, g in zip(model.parameters(), self.global_params))
+            loss = loss + self.proximal_mu / 2 * prox
+        return (loss, outputs) if return_outputs else loss
+
+
+def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
+                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0) -> dict:
+    """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
+        args = central_trainer.training_arguments(tmp, epochs=epochs, batch_size=batch_size, lr=lr,
+                                                  weight_decay=weight_decay, seed=seed, device=device)
+        extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
+        result = central_trainer.fit(model, train_ds, args, **extra)
+    return {"train_loss": float(result["train_loss"]), "num_examples": int(len(train_ds)),
+            "seconds": time.perf_counter() - start}
+
+
+def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dict:
+    """Classification metrics (acc, auc, balanced_acc, loss) of the model on a dataset."""
+    start = time.perf_counter()
+    metrics = central_trainer.evaluate(model, ds, batch_size=batch_size, device=device)
+    out = {k: float(metrics[k]) for k in ("acc", "auc", "balanced_acc", "loss")}
+    out["num_examples"] = int(len(ds))
+    out["seconds"] = time.perf_counter() - start
+    return out
+
+
+def l2_distance(a: ArrayRecord, b: ArrayRecord) -> float:
+    """Euclidean distance between two float ArrayRecords (tests: FedProx keeps clients nearer the global)."""
+    return float(np.sqrt(sum(float(((a[k].numpy().astype(np.float64) - b[k].numpy()) ** 2).sum())
+                             for k in a.keys() if a[k].numpy().dtype.kind == "f")))
