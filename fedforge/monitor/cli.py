@@ -41,7 +41,10 @@ def main(args: argparse.Namespace) -> int:
     if created:
         # Printed once, on the start that created it; `fedforge monitor token` shows it again.
         print(f"FedForge monitor token (stored in {token_path(args.db)}, mode 0600):\n  {token}", flush=True)
-    app = create_app(args.db, dashboard_dir=args.dashboard, token=token)
+    # Phases launched from the dashboard report back here whatever params.yaml's monitor.url says.
+    public_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    app = create_app(args.db, dashboard_dir=args.dashboard, token=token,
+                     public_url=f"http://{public_host}:{args.port}")
     log.info("monitor on http://%s:%d (db %s)", args.host, args.port, args.db)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

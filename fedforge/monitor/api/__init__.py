@@ -1,0 +1,1 @@
+"""The monitor's HTTP and WebSocket API, mounted under /api."""

@@ -1,0 +1,1 @@
+"""One router per resource: health, events, runs, control, phases, ws."""

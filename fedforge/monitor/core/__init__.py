@@ -1,0 +1,1 @@
+"""Monitor internals: settings, the SQLite store, the bearer-token dependency, pub/sub, phase launcher."""

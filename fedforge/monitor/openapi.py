@@ -1,0 +1,39 @@
+"""Export the monitor's OpenAPI schema: the dashboard generates its TypeScript types from this file.
+
+    python -m fedforge.monitor.openapi dashboard/openapi.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def openapi_schema() -> dict:
+    """The schema of a throwaway app (temporary DB and token): identical for every installation."""
+    from fedforge.monitor.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Path(tmp) / "monitor.db", token="export")
+        schema = app.openapi()
+        app.state.store.close()
+    return schema
+
+
+def export_openapi(path: str | Path) -> Path:
+    """Write the schema as JSON (atomically) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(openapi_schema(), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if len(sys.argv) == 2 else 2)
+    print(export_openapi(sys.argv[1]))
