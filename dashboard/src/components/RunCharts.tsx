@@ -1,0 +1,71 @@
+// KPI cards and per-round curves of one run, drawn from the folded event stream.
+import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { fmtDuration, fmtMetric } from "@/lib/format";
+import { completedRounds, latestMetrics, type LiveRun } from "@/lib/runState";
+import { LineChart, type Series } from "./LineChart";
+
+export const PALETTE = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#ca8a04", "#4f46e5", "#dc2626"];
+
+function Kpi({ label, value, testId, hint }: { label: string; value: string; testId: string; hint?: string }) {
+  return (
+    <Card className="gap-1 py-3">
+      <CardHeader className="px-3">
+        <CardTitle className="text-xs font-medium text-muted-foreground">{label}</CardTitle>
+      </CardHeader>
+      <CardContent className="px-3">
+        <div className="text-2xl font-semibold tabular-nums" data-testid={testId}>{value}</div>
+        {hint && <div className="text-xs text-muted-foreground">{hint}</div>}
+      </CardContent>
+    </Card>
+  );
+}
+
+export function KpiCards({ run }: { run: LiveRun }) {
+  const done = completedRounds(run);
+  const last = done[done.length - 1];
+  const m = latestMetrics(run);
+  const throughput = last && last.seconds ? last.num_examples / last.seconds : null;
+  const elapsed = run.startedAt != null && run.lastTs != null ? run.lastTs - run.startedAt : null;
+  return (
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
+      <Kpi label="Round" value={`${run.currentRound}/${run.numRounds ?? "?"}`} testId="kpi-round" hint={`${done.length} completed`} />
+      <Kpi label="Test ACC" value={fmtMetric(m.acc)} testId="kpi-acc" />
+      <Kpi label="Test AUC" value={fmtMetric(m.auc)} testId="kpi-auc" />
+      <Kpi label="Test loss" value={fmtMetric(m.loss)} testId="kpi-loss" />
+      <Kpi label="Throughput" value={throughput == null ? "—" : `${throughput.toFixed(0)}/s`} testId="kpi-throughput" hint="examples per second, last round" />
+      <Kpi label="Elapsed" value={fmtDuration(elapsed)} testId="kpi-elapsed" hint={`${run.eventCount} events`} />
+    </div>
+  );
+}
+
+export function RoundCurves({ run }: { run: LiveRun }) {
+  const done = completedRounds(run);
+  const metric = (key: "acc" | "auc" | "balanced_acc" | "loss") =>
+    done.filter((r) => r.metrics[key] != null).map((r) => ({ x: r.round, y: r.metrics[key] as number }));
+  const perClient: Series[] = run.clientOrder.map((id, i) => ({
+    name: id,
+    color: PALETTE[i % PALETTE.length],
+    points: run.rounds.filter((r) => r.client_train_loss[id] != null).map((r) => ({ x: r.round, y: r.client_train_loss[id] })),
+  }));
+  return (
+    <div className="grid gap-4 md:grid-cols-2" data-testid="curves">
+      <LineChart
+        title="Global test ACC / AUC"
+        testId="chart-accuracy"
+        series={[
+          { name: "ACC", color: PALETTE[0], points: metric("acc") },
+          { name: "AUC", color: PALETTE[1], points: metric("auc") },
+          { name: "balanced ACC", color: PALETTE[2], points: metric("balanced_acc") },
+        ]}
+      />
+      <LineChart title="Global test loss" testId="chart-loss" series={[{ name: "loss", color: PALETTE[3], points: metric("loss") }]} />
+      <LineChart title="Client train loss" testId="chart-client-loss" series={perClient} />
+      <LineChart
+        title="Round duration"
+        testId="chart-duration"
+        yLabel="seconds"
+        series={[{ name: "seconds", color: PALETTE[4], points: done.filter((r) => r.seconds != null).map((r) => ({ x: r.round, y: r.seconds as number })) }]}
+      />
+    </div>
+  );
+}

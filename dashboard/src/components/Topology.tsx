@@ -1,0 +1,102 @@
+// Server + clients as an SVG graph: fill = node state, ring = liveness, animated edge = this round's traffic.
+import type { Liveness, NodeState } from "@/api/types";
+import type { LiveRun, NodeView } from "@/lib/runState";
+
+export const STATE_COLOURS: Record<NodeState, string> = {
+  idle: "#a1a1aa",
+  training: "#2563eb",
+  evaluating: "#9333ea",
+  failed: "#dc2626",
+};
+
+const W = 640;
+const H = 320;
+const SERVER = { x: W / 2, y: 64 };
+
+function clientPosition(i: number, n: number) {
+  // Clients in one row under the server, evenly spaced; alternate rows lift a little when crowded.
+  const x = (W * (i + 1)) / (n + 1);
+  const y = 236 - (n > 6 && i % 2 ? 40 : 0);
+  return { x, y };
+}
+
+function Node({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void }) {
+  const r = node.kind === "server" ? 34 : 26;
+  const ring = liveness === "lost" ? "#dc2626" : liveness === "stale" ? "#f59e0b" : "transparent";
+  return (
+    <g
+      data-testid={`topology-node-${node.id}`}
+      data-state={node.state}
+      data-liveness={liveness}
+      transform={`translate(${x},${y})`}
+      className={onSelect ? "cursor-pointer" : undefined}
+      onClick={() => onSelect?.(node.id)}
+      role={onSelect ? "button" : undefined}
+      tabIndex={onSelect ? 0 : undefined}
+      onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && onSelect?.(node.id)}
+      aria-label={`${node.id}: ${node.state}${liveness !== "online" ? `, ${liveness}` : ""}`}
+      opacity={liveness === "lost" ? 0.5 : 1}
+    >
+      <circle r={r + 5} fill="none" stroke={ring} strokeWidth={3} strokeDasharray={liveness === "online" ? undefined : "5 3"} />
+      <circle r={r} fill={STATE_COLOURS[node.state]} />
+      <text y={4} textAnchor="middle" className="fill-white text-[11px] font-semibold">
+        {node.kind === "server" ? "server" : node.id.replace("client_", "C")}
+      </text>
+      <text y={r + 18} textAnchor="middle" className="fill-foreground text-[11px]">
+        {node.kind === "server" ? "aggregator" : node.id}
+      </text>
+      <text y={r + 31} textAnchor="middle" className="fill-muted-foreground text-[10px]">
+        {node.state}
+        {liveness !== "online" ? ` · ${liveness}` : ""}
+      </text>
+    </g>
+  );
+}
+
+export function Topology({ run, liveness = {}, onSelect }: { run: LiveRun; liveness?: Record<string, Liveness>; onSelect?: (id: string) => void }) {
+  const clients = run.clientOrder;
+  const active = !run.finished;
+  return (
+    <div className="flex flex-col gap-2">
+      <svg viewBox={`0 0 ${W} ${H}`} className="w-full" role="img" aria-label="federation topology" data-testid="topology">
+        {clients.map((id, i) => {
+          const p = clientPosition(i, clients.length);
+          const traffic = active ? run.nodes[id]?.traffic : null;
+          return (
+            <line
+              key={`edge-${id}`}
+              data-testid={`topology-edge-${id}`}
+              data-traffic={traffic ?? "none"}
+              x1={SERVER.x}
+              y1={SERVER.y}
+              x2={p.x}
+              y2={p.y}
+              stroke={traffic ? (traffic === "down" ? "#2563eb" : "#16a34a") : "#d4d4d8"}
+              strokeWidth={traffic ? 3 : 1.5}
+              className={traffic ? `edge-active edge-${traffic}` : undefined}
+            />
+          );
+        })}
+        <Node node={run.nodes.server} x={SERVER.x} y={SERVER.y} liveness={active ? liveness.server ?? "online" : "online"} />
+        {clients.map((id, i) => {
+          const p = clientPosition(i, clients.length);
+          return (
+            <Node key={id} node={run.nodes[id]} x={p.x} y={p.y} liveness={active ? liveness[id] ?? "online" : "online"} onSelect={onSelect} />
+          );
+        })}
+      </svg>
+      <div className="flex flex-wrap gap-3 text-xs text-muted-foreground">
+        {(Object.keys(STATE_COLOURS) as NodeState[]).map((s) => (
+          <span key={s} className="flex items-center gap-1">
+            <span className="inline-block size-2.5 rounded-full" style={{ background: STATE_COLOURS[s] }} />
+            {s}
+          </span>
+        ))}
+        <span className="flex items-center gap-1"><span className="inline-block size-2.5 rounded-full border-2 border-dashed border-amber-500" />stale</span>
+        <span className="flex items-center gap-1"><span className="inline-block size-2.5 rounded-full border-2 border-dashed border-red-600" />lost</span>
+        <span className="flex items-center gap-1"><span className="inline-block h-0.5 w-4 bg-blue-600" />model to client</span>
+        <span className="flex items-center gap-1"><span className="inline-block h-0.5 w-4 bg-green-600" />update to server</span>
+      </div>
+    </div>
+  );
+}

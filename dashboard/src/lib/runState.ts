@@ -1,0 +1,198 @@
+// Folds a run's event stream into what the views draw. Pure, so replaying stored events and live updates
+// go through the same code, and tests can feed it events directly.
+import type { GlobalMetrics, MonitorEvent, NodeState } from "@/api/types";
+
+export interface ClientStep {
+  round: number;
+  stage: "train" | "evaluate";
+  state: NodeState;
+  num_examples: number;
+  train_loss: number | null;
+  metrics: Record<string, number>;
+  seconds: number | null;
+}
+
+export interface Failure {
+  round: number;
+  stage: string;
+  error: string;
+  ts: number;
+}
+
+export type Traffic = "down" | "up" | null;
+
+export interface NodeView {
+  id: string;
+  kind: "server" | "client";
+  state: NodeState;
+  lastSeen: number | null;
+  partitionSize: number | null;
+  labelHistogram: number[];
+  history: ClientStep[];
+  failures: Failure[];
+  /** Direction of the current round's traffic on the edge to the server (down = model sent to the client). */
+  traffic: Traffic;
+}
+
+export interface RoundView {
+  round: number;
+  metrics: GlobalMetrics;
+  train_loss: number | null;
+  seconds: number | null;
+  num_examples: number;
+  clients_ok: string[];
+  clients_failed: string[];
+  client_train_loss: Record<string, number>;
+  completed: boolean;
+}
+
+export interface LiveRun {
+  runId: string;
+  phase: string;
+  dataset: string | null;
+  dataSource: string | null;
+  strategy: string | null;
+  engine: string | null;
+  numRounds: number | null;
+  startedAt: number | null;
+  lastTs: number | null;
+  finished: { status: string; error: string | null; metrics: GlobalMetrics } | null;
+  currentRound: number;
+  rounds: RoundView[];
+  nodes: Record<string, NodeView>;
+  clientOrder: string[];
+  lastSeq: number;
+  eventCount: number;
+}
+
+export function emptyRun(runId: string): LiveRun {
+  return {
+    runId, phase: "", dataset: null, dataSource: null, strategy: null, engine: null, numRounds: null,
+    startedAt: null, lastTs: null, finished: null, currentRound: 0, rounds: [],
+    nodes: { server: newNode("server") }, clientOrder: [], lastSeq: -1, eventCount: 0,
+  };
+}
+
+function newNode(id: string): NodeView {
+  return {
+    id, kind: id === "server" ? "server" : "client", state: "idle", lastSeen: null, partitionSize: null,
+    labelHistogram: [], history: [], failures: [], traffic: null,
+  };
+}
+
+function withNode(run: LiveRun, id: string, change: (n: NodeView) => NodeView): LiveRun {
+  const existing = run.nodes[id] ?? newNode(id);
+  const clientOrder = id !== "server" && !run.clientOrder.includes(id) ? [...run.clientOrder, id] : run.clientOrder;
+  return { ...run, clientOrder, nodes: { ...run.nodes, [id]: change(existing) } };
+}
+
+function withRound(run: LiveRun, round: number, change: (r: RoundView) => RoundView): LiveRun {
+  const index = run.rounds.findIndex((r) => r.round === round);
+  const base: RoundView = index >= 0 ? run.rounds[index] : {
+    round, metrics: {}, train_loss: null, seconds: null, num_examples: 0, clients_ok: [], clients_failed: [],
+    client_train_loss: {}, completed: false,
+  };
+  const rounds = [...run.rounds];
+  if (index >= 0) rounds[index] = change(base);
+  else {
+    rounds.push(change(base));
+    rounds.sort((a, b) => a.round - b.round);
+  }
+  return { ...run, rounds };
+}
+
+/** Apply one event; events at or below lastSeq are duplicates (a reconnect replays from `since`) and ignored. */
+export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
+  if (ev.seq <= run.lastSeq) return run;
+  let next: LiveRun = { ...run, lastSeq: ev.seq, eventCount: run.eventCount + 1, lastTs: ev.ts, phase: ev.phase };
+  switch (ev.type) {
+    case "run_started": {
+      next = {
+        ...next, dataset: ev.dataset, dataSource: ev.data_source, strategy: ev.strategy, engine: ev.engine,
+        numRounds: ev.num_rounds, startedAt: next.startedAt ?? ev.ts, finished: null,
+      };
+      next = withNode(next, "server", (n) => ({ ...n, lastSeen: ev.ts }));
+      for (const id of ev.clients) {
+        next = withNode(next, id, (n) => ({
+          ...n,
+          partitionSize: ev.partition_sizes?.[id] ?? n.partitionSize,
+          labelHistogram: ev.label_histograms?.[id] ?? n.labelHistogram,
+        }));
+      }
+      return next;
+    }
+    case "round_started": {
+      next = { ...next, currentRound: ev.round };
+      next = withRound(next, ev.round, (r) => r);
+      next = withNode(next, "server", (n) => ({ ...n, state: "training", lastSeen: ev.ts }));
+      for (const id of ev.clients) {
+        // The server has just sent the model: the client is training now.
+        next = withNode(next, id, (n) => ({ ...n, state: "training", traffic: "down" }));
+      }
+      return next;
+    }
+    case "client_update": {
+      const step: ClientStep = {
+        round: ev.round, stage: ev.stage, state: ev.state, num_examples: ev.num_examples ?? 0,
+        train_loss: ev.train_loss ?? null, metrics: ev.metrics ?? {}, seconds: ev.seconds ?? null,
+      };
+      next = withNode(next, ev.client, (n) => ({
+        ...n, state: ev.state, lastSeen: ev.ts, traffic: "up", history: [...n.history, step],
+      }));
+      if (ev.stage === "train" && ev.train_loss != null) {
+        const loss = ev.train_loss;
+        next = withRound(next, ev.round, (r) => ({ ...r, client_train_loss: { ...r.client_train_loss, [ev.client]: loss } }));
+      }
+      return next;
+    }
+    case "client_failed":
+      return withNode(next, ev.client, (n) => ({
+        ...n, state: "failed", lastSeen: ev.ts, traffic: null,
+        failures: [...n.failures, { round: ev.round, stage: ev.stage, error: ev.error, ts: ev.ts }],
+      }));
+    case "round_completed": {
+      next = withRound(next, ev.round, (r) => ({
+        ...r, metrics: ev.metrics ?? {}, train_loss: ev.train_loss ?? null, seconds: ev.seconds,
+        num_examples: ev.num_examples ?? 0, clients_ok: ev.clients_ok ?? [], clients_failed: ev.clients_failed ?? [],
+        completed: true,
+      }));
+      next = { ...next, currentRound: Math.max(next.currentRound, ev.round) };
+      const failed = new Set(ev.clients_failed ?? []);
+      for (const id of Object.keys(next.nodes)) {
+        next = withNode(next, id, (n) => ({
+          ...n, traffic: null, state: failed.has(id) ? "failed" : "idle",
+          lastSeen: id === "server" ? ev.ts : n.lastSeen,
+        }));
+      }
+      return next;
+    }
+    case "run_finished": {
+      next = { ...next, finished: { status: ev.status, error: ev.error ?? null, metrics: ev.metrics ?? {} } };
+      for (const id of Object.keys(next.nodes)) {
+        next = withNode(next, id, (n) => ({ ...n, traffic: null, state: n.state === "failed" ? "failed" : "idle" }));
+      }
+      return next;
+    }
+    case "heartbeat":
+      return withNode(next, ev.node, (n) => ({ ...n, lastSeen: ev.ts, state: ev.state ?? n.state }));
+    default:
+      return next;
+  }
+}
+
+export function applyEvents(run: LiveRun, events: MonitorEvent[]): LiveRun {
+  return events.reduce(applyEvent, run);
+}
+
+/** The newest global metrics: the final ones once the run finished, else the last completed round's. */
+export function latestMetrics(run: LiveRun): GlobalMetrics {
+  const done = run.rounds.filter((r) => r.completed);
+  const last = done.length ? done[done.length - 1].metrics : {};
+  const final = run.finished?.metrics;
+  if (final && (final.acc != null || final.auc != null || final.loss != null)) return final;
+  return last;
+}
+
+export function completedRounds(run: LiveRun): RoundView[] {
+  return run.rounds.filter((r) => r.completed);
+}
