@@ -64,6 +64,11 @@ def checkpoint_dir(phase: str, root: Path = ARTIFACTS) -> Path:
     return root / "checkpoints" / phase
 
 
+def deployment_dir(phase: str, root: Path = ARTIFACTS) -> Path:
+    """Deployment Engine run folder of one phase: process logs, private FLWR_HOME, generated app (not DVC)."""
+    return root / "deployment" / phase
+
+
 def analysis_dir(root: Path = ARTIFACTS) -> Path:
     """Executed notebook, HTML export and figures."""
     return root / "analysis"
