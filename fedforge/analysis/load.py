@@ -1,0 +1,144 @@
+"""Read every phase's rounds.tsv / metrics.json and the centralized baselines, failing loudly on gaps.
+
+The analysis is only worth reading when every phase in params.yaml is there: a missing or malformed file
+raises an error that names the file and the `dvc repro` command that makes it, never an empty plot.
+Formats: docs of "Federated phase outputs" in the interfaces brief (rounds.tsv columns are fixed, in order).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fedforge import paths
+
+ROUNDS_COLUMNS = (
+    "round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
+    "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up",
+)
+CLIENT_LOSS_PREFIX = "train_loss."
+ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
+METRIC_KEYS = ("acc", "auc", "balanced_acc", "loss")
+
+
+class MissingOutputError(FileNotFoundError):
+    """A phase or baseline output the analysis needs is absent or unreadable; the message says the fix."""
+
+
+class MalformedOutputError(ValueError):
+    """A phase or baseline output exists but does not follow the interfaces format."""
+
+
+@dataclass(frozen=True)
+class PhaseRun:
+    """One federated phase as the analysis sees it: its params, per-round table and final metrics."""
+
+    name: str
+    dataset: str
+    strategy: str
+    rounds: pd.DataFrame
+    metrics: dict
+
+    @property
+    def label(self) -> str:
+        """Legend text, e.g. 'A: bloodmnist / fedavg'."""
+        return f"{self.name}: {self.dataset} / {self.strategy}"
+
+    @property
+    def client_ids(self) -> list[str]:
+        """client_<i> ids in column order (from the train_loss.client_<i> columns)."""
+        return [c[len(CLIENT_LOSS_PREFIX):] for c in self.rounds.columns if c.startswith(CLIENT_LOSS_PREFIX)]
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """Everything the notebook plots: phases in params.yaml order and one baseline per dataset they use."""
+
+    phases: dict[str, PhaseRun]
+    centralized: dict[str, dict]
+
+    @property
+    def data_sources(self) -> list[str]:
+        """Which data the numbers come from ('synthetic' / 'medmnist'), so every figure can say it."""
+        found = [run.metrics.get("data_source") for run in self.phases.values()]
+        found += [m.get("data_source") for m in self.centralized.values()]
+        return sorted({s for s in found if s})
+
+
+def read_rounds(path: str | Path) -> pd.DataFrame:
+    """Parse one rounds.tsv into numbers (client id lists stay strings); a client loss may be NaN (failed)."""
+    path = Path(path)
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    head = tuple(table.columns[: len(ROUNDS_COLUMNS)])
+    if head != ROUNDS_COLUMNS:
+        raise MalformedOutputError(f"{path}: columns {list(head)} do not start with {list(ROUNDS_COLUMNS)} "
+                                   "(interfaces: Federated phase outputs); re-run the phase with the current code")
+    extra = [c for c in table.columns[len(ROUNDS_COLUMNS):] if not c.startswith(CLIENT_LOSS_PREFIX + "client_")]
+    if extra:
+        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after bytes_up only "
+                                   f"{CLIENT_LOSS_PREFIX}client_<i> columns are allowed")
+    if table.empty:
+        raise MalformedOutputError(f"{path}: no completed rounds; re-run the phase")
+    for column in table.columns:
+        if column in ID_LIST_COLUMNS:
+            continue
+        values = pd.to_numeric(table[column].replace({"": np.nan}), errors="coerce")
+        bad = values.isna() & (table[column] != "") & (table[column].str.lower() != "nan")
+        if bad.any() or (values.isna().any() and not column.startswith(CLIENT_LOSS_PREFIX)):
+            row = int(np.flatnonzero(bad | values.isna())[0]) + 1
+            raise MalformedOutputError(f"{path}: column {column!r} row {row} is {table[column].iloc[row - 1]!r}, "
+                                       "expected a number")
+        table[column] = values
+    table["round"] = table["round"].astype(int)
+    return table.sort_values("round", kind="stable").reset_index(drop=True)
+
+
+def read_metrics(path: str | Path) -> dict:
+    """Load a metrics.json and check it has the test metrics every comparison uses."""
+    path = Path(path)
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise MalformedOutputError(f"{path}: not valid JSON ({exc}); re-run the stage that writes it") from exc
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    missing = [k for k in METRIC_KEYS if not isinstance(test, dict) or k not in test]
+    if missing:
+        raise MalformedOutputError(f"{path}: test metrics {missing} missing; expected "
+                                   '{"test": {"acc", "auc", "balanced_acc", "loss"}, ...}')
+    return metrics
+
+
+def required_files(phases: dict[str, dict], root: Path = paths.ARTIFACTS) -> list[tuple[Path, str]]:
+    """(file, command that makes it) for every input of the analysis, in a stable order."""
+    needed = []
+    for name in phases:
+        folder = paths.federated_dir(name, root)
+        needed += [(folder / "rounds.tsv", f"dvc repro federate@{name}"),
+                   (folder / "metrics.json", f"dvc repro federate@{name}")]
+    for dataset in dict.fromkeys(phase["dataset"] for phase in phases.values()):
+        needed.append((paths.centralized_dir(dataset, root) / "metrics.json", f"dvc repro centralized@{dataset}"))
+    return needed
+
+
+def load_inputs(phases: dict[str, dict], root: str | Path = paths.ARTIFACTS) -> AnalysisInputs:
+    """Read all phase outputs and baselines named by `phases` ({name: {dataset, strategy, ...}})."""
+    root = Path(root)
+    if not phases:
+        raise MalformedOutputError("no phases to analyse: params.yaml `phases` is empty")
+    missing = [(f, fix) for f, fix in required_files(phases, root) if not f.is_file()]
+    if missing:
+        lines = "\n".join(f"  {f}  ->  run `{fix}`" for f, fix in missing)
+        raise MissingOutputError(f"the analysis needs {len(missing)} missing file(s):\n{lines}\n"
+                                 "or run `dvc repro` for the whole pipeline")
+    runs = {}
+    for name, phase in phases.items():
+        folder = paths.federated_dir(name, root)
+        runs[name] = PhaseRun(name=name, dataset=phase["dataset"], strategy=phase["strategy"],
+                              rounds=read_rounds(folder / "rounds.tsv"),
+                              metrics=read_metrics(folder / "metrics.json"))
+    centralized = {run.dataset: read_metrics(paths.centralized_dir(run.dataset, root) / "metrics.json")
+                   for run in runs.values()}
+    return AnalysisInputs(phases=runs, centralized=centralized)
