@@ -63,6 +63,7 @@ def run_stage(name: str, params: str = "params.yaml", **selector: str) -> object
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, turn known errors into one clear line and exit code 2."""
     from fedforge.config import ConfigError
+    from fedforge.data import DataError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         selector = {k: getattr(args, k) for k in ("dataset", "phase") if getattr(args, k, None) is not None}
         run_stage(args.command, args.params, **selector)
         return 0
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, DataError, FileNotFoundError) as exc:
         print(f"fedforge {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -51,6 +51,7 @@ class PartitionConfig:
     preset: str = field(metadata=_choice("iid", "moderate", "severe"))
     alphas: dict[str, float]
     min_client_size: int = field(metadata=_range(1, None))
+    val_fraction: float = field(metadata=_range(0.0, 0.5))
 
 
 @dataclass(frozen=True)

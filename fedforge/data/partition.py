@@ -1,0 +1,125 @@
+"""partition@<dataset>: split the train split across simulated hospitals with flwr-datasets partitioners.
+
+Presets: `iid` (seeded shuffle, then IidPartitioner's equal shards), `moderate` / `severe` (Dirichlet over
+labels with partition.alphas). Each client's partition then holds out partition.val_fraction as its local
+validation set. Outputs int64 index files into the train split, stats.json (DVC metrics) and
+label_histogram.json (DVC plot rows {client, label, count}).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from fedforge import paths
+from fedforge.config import Config, ConfigError
+from fedforge.data import DataError, label_names
+from fedforge.data.arrays import read_npz_array, write_json
+
+log = logging.getLogger(__name__)
+
+
+def client_id(i: int) -> str:
+    """The client id used everywhere (files, telemetry, rounds.tsv, UI)."""
+    return f"client_{i}"
+
+
+def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: float | None, seed: int,
+                     min_size: int) -> list[np.ndarray]:
+    """Indices (into `labels`) per client, from the flwr-datasets partitioner the preset names."""
+    from datasets import Dataset
+    from flwr_datasets.partitioner import DirichletPartitioner, IidPartitioner
+
+    if num_clients * min_size > len(labels):
+        raise DataError(f"partition: {num_clients} clients × at least {min_size} images need {num_clients * min_size}, "
+                        f"but the train split has {len(labels)}; lower partition.num_clients or "
+                        f"partition.min_client_size, or raise data.synthetic.scale")
+    table = Dataset.from_dict({"index": np.arange(len(labels)), "label": labels})
+    if preset == "iid":
+        partitioner = IidPartitioner(num_partitions=num_clients)
+        partitioner.dataset = table.shuffle(seed=seed).flatten_indices()
+    else:
+        partitioner = DirichletPartitioner(num_partitions=num_clients, partition_by="label", alpha=float(alpha),
+                                           min_partition_size=min_size, self_balancing=True, shuffle=False,
+                                           seed=seed)
+        partitioner.dataset = table
+    try:
+        with warnings.catch_warnings():  # it warns on every retry; the final failure is what matters
+            warnings.simplefilter("ignore")
+            return [np.asarray(partitioner.load_partition(i)["index"], dtype=np.int64) for i in range(num_clients)]
+    except ValueError as exc:
+        raise DataError(f"partition: preset {preset} (alpha {alpha}) could not give each of {num_clients} clients "
+                        f"at least {min_size} images in 10 Dirichlet draws ({exc}); lower partition.min_client_size "
+                        f"or partition.num_clients, use a milder preset, or raise partition.alphas.{preset}") from None
+
+
+def hold_out(indices: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) sorted index arrays: a seeded `fraction` of the client's images becomes its local val set."""
+    shuffled = rng.permutation(indices)
+    n_val = int(round(len(indices) * fraction))
+    return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
+
+
+def make_partitions(labels: np.ndarray, *, num_clients: int, preset: str, alpha: float | None, seed: int,
+                    min_client_size: int, val_fraction: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """client id -> (train indices, val indices); every train part has at least min_client_size images."""
+    # Ask the partitioner for enough images that min_client_size remain after the local val hold-out.
+    min_size = math.ceil(min_client_size / (1 - val_fraction)) + 1
+    parts = partition_labels(labels, num_clients, preset, alpha, seed, min_size)
+    rng = np.random.default_rng([seed, 7])
+    clients = {client_id(i): hold_out(p, val_fraction, rng) for i, p in enumerate(parts)}
+    small = {c: len(tr) for c, (tr, _) in clients.items() if len(tr) < min_client_size}
+    if small:
+        raise DataError(f"partition: {small} have fewer than partition.min_client_size={min_client_size} training "
+                        f"images; lower min_client_size or num_clients, or use a milder preset")
+    return clients
+
+
+def partition_stats(labels: np.ndarray, clients: dict, num_classes: int, **settings) -> tuple[dict, list[dict]]:
+    """stats.json content and label-histogram plot rows."""
+    sizes, hists, rows = {}, {}, []
+    for cid, (train, val) in clients.items():
+        hist = np.bincount(labels[train], minlength=num_classes)
+        sizes[cid] = {"train": len(train), "val": len(val)}
+        hists[cid] = {str(k): int(c) for k, c in enumerate(hist)}
+        rows += [{"client": cid, "label": k, "count": int(c)} for k, c in enumerate(hist)]
+    stats = {**settings, "num_classes": num_classes, "total_train": int(len(labels)), "sizes": sizes,
+             "label_histograms": hists,
+             "train_sizes": {"min": min(s["train"] for s in sizes.values()),
+                             "max": max(s["train"] for s in sizes.values())}}
+    return stats, rows
+
+
+def run_partition(cfg: Config, dataset: str) -> dict:
+    """Partition data.root/<dataset>'s train split; write indices/, stats.json and label_histogram.json."""
+    if dataset not in cfg.data.datasets:
+        raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
+    pc = cfg.partition
+    npz = paths.raw_npz(cfg.data.root, dataset, cfg.data.image_size)
+    if not npz.is_file():
+        raise FileNotFoundError(f"{npz}: missing; run `dvc repro download@{dataset}` first")
+    labels = read_npz_array(npz, "train_labels").reshape(-1).astype(np.int64)
+    alpha = None if pc.preset == "iid" else pc.alphas[pc.preset]
+    clients = make_partitions(labels, num_clients=pc.num_clients, preset=pc.preset, alpha=alpha, seed=cfg.seed,
+                              min_client_size=pc.min_client_size, val_fraction=pc.val_fraction)
+    out = paths.partition_dir(dataset)
+    tmp = out / ".indices.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for cid, (train, val) in clients.items():
+        np.save(tmp / f"{cid}_train.npy", train)
+        np.save(tmp / f"{cid}_val.npy", val)
+    shutil.rmtree(out / "indices", ignore_errors=True)
+    os.replace(tmp, out / "indices")
+    stats, rows = partition_stats(labels, clients, len(label_names(dataset)), dataset=dataset, preset=pc.preset,
+                                  alpha=alpha, num_clients=pc.num_clients, seed=cfg.seed,
+                                  min_client_size=pc.min_client_size, val_fraction=pc.val_fraction)
+    write_json(out / "stats.json", stats)
+    write_json(out / "label_histogram.json", rows)
+    log.info("partition@%s: %s, train sizes %s", dataset, pc.preset, {c: s["train"] for c, s in stats["sizes"].items()})
+    return stats
