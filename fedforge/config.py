@@ -86,6 +86,7 @@ class PhaseConfig:
     proximal_mu: float = field(metadata=_range(0.0, None))
     server_lr: float = field(metadata=_range(0.0, None))
     server_momentum: float = field(metadata=_range(0.0, 1.0))
+    weight_decay: float = field(metadata=_range(0.0, 1.0))
 
 
 @dataclass(frozen=True)
