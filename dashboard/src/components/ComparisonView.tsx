@@ -6,7 +6,9 @@ import { fmtMetric } from "@/lib/format";
 import { DataSourceBadge } from "./StatusBadges";
 
 function Row({ e, baseline }: { e: ComparisonEntry; baseline?: ComparisonEntry }) {
-  const delta = baseline?.test.acc != null && e.test.acc != null && e.kind === "federated" ? e.test.acc - baseline.test.acc : null;
+  const test = e.test ?? {};
+  const base = baseline?.test?.acc;
+  const delta = base != null && test.acc != null && e.kind === "federated" ? test.acc - base : null;
   return (
     <TableRow data-testid={`comparison-${e.kind}-${e.name}`}>
       <TableCell className="font-medium">{e.kind === "federated" ? `Phase ${e.name}` : `Centralized ${e.name}`}</TableCell>
@@ -14,18 +16,20 @@ function Row({ e, baseline }: { e: ComparisonEntry; baseline?: ComparisonEntry }
       <TableCell>{e.kind === "federated" ? e.strategy ?? "—" : "—"}</TableCell>
       <TableCell><DataSourceBadge source={e.data_source} /></TableCell>
       <TableCell className="text-right tabular-nums">{e.rounds ?? "—"}</TableCell>
-      <TableCell className="text-right tabular-nums">{fmtMetric(e.test.acc)}</TableCell>
-      <TableCell className="text-right tabular-nums">{fmtMetric(e.test.auc)}</TableCell>
-      <TableCell className="text-right tabular-nums">{fmtMetric(e.test.balanced_acc)}</TableCell>
-      <TableCell className="text-right tabular-nums">{fmtMetric(e.test.loss)}</TableCell>
+      <TableCell className="text-right tabular-nums">{fmtMetric(test.acc)}</TableCell>
+      <TableCell className="text-right tabular-nums">{fmtMetric(test.auc)}</TableCell>
+      <TableCell className="text-right tabular-nums">{fmtMetric(test.balanced_acc)}</TableCell>
+      <TableCell className="text-right tabular-nums">{fmtMetric(test.loss)}</TableCell>
       <TableCell className="text-right tabular-nums">{delta == null ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(3)}`}</TableCell>
     </TableRow>
   );
 }
 
 export function ComparisonView({ data, error }: { data: Comparison | null; error: string | null }) {
-  const entries = data ? [...data.federated, ...data.centralized] : [];
-  const baselineFor = (dataset: string | null | undefined) => data?.centralized.find((c) => c.dataset === dataset || c.name === dataset);
+  const federated = data?.federated ?? [];
+  const centralized = data?.centralized ?? [];
+  const entries = [...federated, ...centralized];
+  const baselineFor = (dataset: string | null | undefined) => centralized.find((c) => c.dataset === dataset || c.name === dataset);
   return (
     <Card>
       <CardHeader>
@@ -55,8 +59,8 @@ export function ComparisonView({ data, error }: { data: Comparison | null; error
               </TableRow>
             </TableHeader>
             <TableBody>
-              {data?.federated.map((e) => <Row key={`f${e.name}`} e={e} baseline={baselineFor(e.dataset)} />)}
-              {data?.centralized.map((e) => <Row key={`c${e.name}`} e={e} />)}
+              {federated.map((e) => <Row key={`f${e.name}`} e={e} baseline={baselineFor(e.dataset)} />)}
+              {centralized.map((e) => <Row key={`c${e.name}`} e={e} />)}
             </TableBody>
           </Table>
         )}

@@ -1,0 +1,27 @@
+import { render, screen } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { applyEvents, emptyRun } from "@/lib/runState";
+import { phaseEvents } from "@/test/fixtures";
+import { KpiCards, RoundCurves } from "./RunCharts";
+
+describe("KPIs and curves", () => {
+  it("show the latest round's metrics and one point per completed round", () => {
+    const run = applyEvents(emptyRun("x"), phaseEvents(3, { finish: false }));
+    render(<><KpiCards run={run} /><RoundCurves run={run} /></>);
+    expect(screen.getByTestId("kpi-round")).toHaveTextContent("3/3");
+    expect(screen.getByTestId("kpi-acc")).toHaveTextContent("0.800");
+    expect(screen.getByTestId("kpi-auc")).toHaveTextContent("0.850");
+    expect(screen.getByTestId("kpi-loss")).toHaveTextContent("0.500");
+    expect(screen.getByTestId("kpi-throughput")).toHaveTextContent("100/s");
+    // ACC, AUC and balanced ACC: 3 rounds each.
+    expect(screen.getByTestId("chart-accuracy")).toHaveAttribute("data-points", "9");
+    expect(screen.getByTestId("chart-duration")).toHaveAttribute("data-points", "3");
+    // client_2 failed in round 2: 3 + 3 + 2 train losses.
+    expect(screen.getByTestId("chart-client-loss")).toHaveAttribute("data-points", "8");
+  });
+
+  it("waits politely before the first round", () => {
+    render(<RoundCurves run={emptyRun("x")} />);
+    expect(screen.getAllByText("waiting for the first round")).toHaveLength(4);
+  });
+});
