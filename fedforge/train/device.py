@@ -1,0 +1,47 @@
+"""Device policy: `device: auto|cpu|cuda|mps` with `device_fallback: cpu|error` for a device that is missing."""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+
+from fedforge.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class DeviceUnavailableError(ConfigError):
+    """params.yaml asked for a device this machine does not have, and device_fallback is `error`."""
+
+
+def available_devices() -> list[str]:
+    """The devices torch can use here, best first (cpu is always last and always there)."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found + ["cpu"]
+
+
+def resolve_device(device: str, fallback: str) -> str:
+    """The device to train on: `auto` takes the best one present; a missing explicit one falls back or fails."""
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        raise ConfigError(f"device: got {device!r}; allowed: auto, cpu, cuda, mps. Fix it in params.yaml.")
+    present = available_devices()
+    if device == "auto":
+        return present[0]
+    if device in present:
+        return device
+    message = (f"device: {device!r} is not available on this machine (torch {torch.__version__} sees: "
+               f"{', '.join(present)})")
+    if fallback == "error":
+        raise DeviceUnavailableError(f"{message}. Fix: set device: auto or cpu, or device_fallback: cpu "
+                                     "(e.g. `dvc exp run -S device=cpu`).")
+    if fallback != "cpu":
+        raise ConfigError(f"device_fallback: got {fallback!r}; allowed: cpu, error. Fix it in params.yaml.")
+    warnings.warn(f"{message}; falling back to cpu (device_fallback: cpu)", RuntimeWarning, stacklevel=2)
+    log.warning("%s; falling back to cpu (device_fallback: cpu)", message)
+    return "cpu"
