@@ -70,6 +70,7 @@ class CentralizedConfig:
     batch_size: int = field(metadata=_range(1, 65_536))
     lr: float = field(metadata=_range(0.0, 10.0))
     weight_decay: float = field(metadata=_range(0.0, 1.0))
+    logging_steps: int = field(metadata=_range(1, None))
 
 
 @dataclass(frozen=True)
