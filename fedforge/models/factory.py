@@ -26,8 +26,8 @@ def label_maps(label_names: list[str]) -> tuple[dict[int, str], dict[str, int]]:
 
 def _from_config(model_cfg: ModelConfig, num_labels: int, label_names: list[str], image_size: int) -> PreTrainedModel:
     id2label, label2id = label_maps(label_names)
-    common = dict(num_channels=3, embedding_size=model_cfg.embedding_size, hidden_sizes=list(model_cfg.hidden_sizes),
-                  depths=list(model_cfg.depths), num_labels=num_labels, id2label=id2label, label2id=label2id)
+    common = {"num_channels": 3, "embedding_size": model_cfg.embedding_size, "hidden_sizes": list(model_cfg.hidden_sizes),
+                  "depths": list(model_cfg.depths), "num_labels": num_labels, "id2label": id2label, "label2id": label2id}
     if model_cfg.arch == "cnn":
         return FedForgeCNNForImageClassification(FedForgeCNNConfig(norm=model_cfg.norm, image_size=image_size, **common))
     if model_cfg.arch == "resnet":

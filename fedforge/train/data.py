@@ -46,5 +46,5 @@ def iterate_batches(ds: ArrayDataset, batch_size: int):
     """In-order batches (for evaluation), read with slices rather than indices."""
     for start in range(0, len(ds), batch_size):
         stop = min(start + batch_size, len(ds))
-        yield {"pixel_values": torch.from_numpy(np.ascontiguousarray(ds.x[start:stop], dtype=np.float32)),
-               "labels": torch.from_numpy(np.asarray(ds.y[start:stop], dtype=np.int64))}
+        yield {"pixel_values": torch.from_numpy(np.array(ds.x[start:stop], dtype=np.float32)),  # a writable copy
+               "labels": torch.from_numpy(np.array(ds.y[start:stop], dtype=np.int64))}

@@ -20,26 +20,26 @@ from fedforge.train.metrics import classification_metrics
 def training_arguments(output_dir, *, epochs: int, batch_size: int, lr: float, weight_decay: float, seed: int,
                        device: str, **overrides) -> TrainingArguments:
     """TrainingArguments with nothing saved or reported unless an override asks, seeded and deterministic."""
-    kwargs = dict(
-        output_dir=str(output_dir),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size,
-        learning_rate=lr,
-        weight_decay=weight_decay,
-        seed=seed,
-        data_seed=seed,
-        full_determinism=True,          # torch.use_deterministic_algorithms + seeded shuffling
-        use_cpu=(device == "cpu"),      # cuda / mps: accelerate picks the accelerator itself
-        eval_strategy="no",
-        save_strategy="no",
-        report_to="none",
-        logging_strategy="steps",
-        logging_steps=10,
-        dataloader_num_workers=0,       # batches are one memmap fancy-index away; workers only add IPC
-        dataloader_pin_memory=(device == "cuda"),
-        remove_unused_columns=False,    # our batches are dicts already (see fedforge.train.data)
-    )
+    kwargs = {
+        "output_dir": str(output_dir),
+        "num_train_epochs": epochs,
+        "per_device_train_batch_size": batch_size,
+        "per_device_eval_batch_size": batch_size,
+        "learning_rate": lr,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "data_seed": seed,
+        "full_determinism": True,          # torch.use_deterministic_algorithms + seeded shuffling
+        "use_cpu": (device == "cpu"),      # cuda / mps: accelerate picks the accelerator itself
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "report_to": "none",
+        "logging_strategy": "steps",
+        "logging_steps": 10,
+        "dataloader_num_workers": 0,       # batches are one memmap fancy-index away; workers only add IPC
+        "dataloader_pin_memory": (device == "cuda"),
+        "remove_unused_columns": False,    # our batches are dicts already (see fedforge.train.data)
+    }
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
 
