@@ -94,6 +94,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, dashboard_dir: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        store.open()  # reopens after an earlier shutdown of the same app object (tests, schemathesis)
         yield
         store.close()
 

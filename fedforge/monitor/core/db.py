@@ -51,19 +51,29 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
-        self.db.enable_wal()
-        self.db.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode; much faster
         self.lock = threading.RLock()
-        for name, (columns, pk) in SCHEMA.items():
-            self.db[name].create(columns, pk=pk, if_not_exists=True)
-        self.db["runs"].create_index(["phase"], if_not_exists=True)
-        self.db["control_actions"].create_index(["run_id"], if_not_exists=True)
+        self.db = None
+        self.open()
+
+    def open(self) -> None:
+        """Connect and create the schema; a no-op when already open (the app's lifespan may run twice)."""
+        with self.lock:
+            if self.db is not None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode; much faster
+            for name, (columns, pk) in SCHEMA.items():
+                self.db[name].create(columns, pk=pk, if_not_exists=True)
+            self.db["runs"].create_index(["phase"], if_not_exists=True)
+            self.db["control_actions"].create_index(["run_id"], if_not_exists=True)
 
     def close(self) -> None:
         with self.lock:
-            self.db.conn.close()
+            if self.db is not None:
+                self.db.conn.close()
+                self.db = None
 
     # -- ingest --------------------------------------------------------------------------------------------
     def ingest(self, events: list) -> tuple[list[tuple[str, int, str]], int]:

@@ -14,7 +14,8 @@ router = APIRouter(tags=["events"])
 
 
 @router.post("/events", response_model=IngestResult, dependencies=[TokenDep],
-             responses={401: {"model": Message, "description": "Missing or wrong bearer token"},
+             responses={400: {"model": Message, "description": "Body is not decodable JSON text"},
+                        401: {"model": Message, "description": "Missing or wrong bearer token"},
                         413: {"model": Message, "description": "Body larger than 1 MiB"}})
 async def ingest(batch: EventBatch, store: StoreDep, broadcaster: BroadcasterDep) -> IngestResult:
     """Store a batch of events; an event already stored (same run_id and seq) is counted, not stored again."""
