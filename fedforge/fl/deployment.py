@@ -151,18 +151,31 @@ class Federation:
         self._wait_listening(self.port, "superlink")
         self._write_connection()
 
-    def start_supernode(self, partition_id: int, num_partitions: int, *, auth_key: Path | None = None,
-                        extra_node_config: str = "", env: dict | None = None, name: str | None = None
+    def start_supernode(self, partition_id: int, num_partitions: int, *, warm: bool = False,
+                        auth_key: Path | None = None, env: dict | None = None, name: str | None = None
                         ) -> subprocess.Popen:
-        """Start one flower-supernode for hospital `partition_id` (its own Runtime API port)."""
+        """Start one flower-supernode for hospital `partition_id` (its own Runtime API port).
+
+        warm=True runs it with `--isolation process` plus fedforge's warm SuperExec, which forks ClientApps
+        from a process that imported them once instead of starting a fresh `flwr-clientapp` per message.
+        """
         port = free_port()
         self._ports.add(port)
-        node_config = f"partition-id={partition_id} num-partitions={num_partitions} {extra_node_config}".strip()
+        name = name or f"supernode_{partition_id}"
+        env = {**self.env, **(env or {})}
         cmd = ["flower-supernode", *self._tls_args(node=True), "--superlink", f"127.0.0.1:{self.port}",
-               "--host", "127.0.0.1", "--port", str(port), "--node-config", node_config]
+               "--host", "127.0.0.1", "--port", str(port),
+               "--node-config", f"partition-id={partition_id} num-partitions={num_partitions}"]
         if auth_key is not None:
             cmd += ["--auth-supernode-private-key", str(auth_key)]
-        return self._spawn(name or f"supernode_{partition_id}", cmd, env={**self.env, **(env or {})})
+        if warm:
+            cmd += ["--isolation", "process"]
+        node = self._spawn(name, cmd, env=env)
+        if warm:
+            self._spawn(f"{name}_superexec", [sys.executable, "-m", "fedforge.fl.warm_superexec", "--insecure",
+                                              "--runtime-api-address", f"127.0.0.1:{port}",
+                                              "--parent-pid", str(node.pid)], env=env)
+        return node
 
     def _wait_listening(self, port: int, name: str) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
@@ -230,6 +243,7 @@ class Federation:
         from flwr.cli.utils import init_http_client_from_connection  # noqa: PLC0415
 
         os.environ["FLWR_HOME"] = str(self.flwr_home)  # the CLI helpers look up credentials there
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per status poll otherwise
         conn = SuperLinkConnection(name=CONNECTION, address=f"127.0.0.1:{self.port}",
                                    root_certificates=str(self.tls.ca_cert) if self.tls else None,
                                    insecure=self.tls is None)
@@ -244,7 +258,8 @@ class Federation:
             status = self.status(run_id)
             if status.startswith("finished"):
                 return status
-            alive = [n for n, p in self.procs.items() if n.startswith("supernode") and p.poll() is None]
+            alive = [n for n, p in self.procs.items()
+                     if n.startswith("supernode") and not n.endswith("superexec") and p.poll() is None]
             if len(alive) < min_nodes:
                 raise DeploymentError(f"only {len(alive)} SuperNode(s) alive ({alive}) but the phase needs "
                                       f"{min_nodes}; see the supernode logs in {self.log_dir}")
@@ -328,7 +343,7 @@ def run_deployment(cfg: Config, phase: str, app_config: dict) -> None:
     with sigterm_as_interrupt(), Federation(run_dir) as fed:
         fed.start_superlink()
         for i in range(num):
-            fed.start_supernode(i, num)
+            fed.start_supernode(i, num, warm=True)
         app_dir = write_app(run_dir / "app", app_config)
         run_id = fed.submit(app_dir)
         log.info("phase %s submitted as run %s; SuperLink on 127.0.0.1:%s, %d SuperNodes", phase, run_id,
