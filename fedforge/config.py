@@ -94,6 +94,7 @@ class PhaseConfig:
 class FederationConfig:
     engine: str = field(metadata=_choice("local", "deployment"))
     round_timeout: float = field(metadata=_range(1.0, None))
+    clientapp_start: str = field(metadata=_choice("warm", "cold"))
 
 
 @dataclass(frozen=True)

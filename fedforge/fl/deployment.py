@@ -343,7 +343,7 @@ def run_deployment(cfg: Config, phase: str, app_config: dict) -> None:
     with sigterm_as_interrupt(), Federation(run_dir) as fed:
         fed.start_superlink()
         for i in range(num):
-            fed.start_supernode(i, num, warm=True)
+            fed.start_supernode(i, num, warm=cfg.federation.clientapp_start == "warm")
         app_dir = write_app(run_dir / "app", app_config)
         run_id = fed.submit(app_dir)
         log.info("phase %s submitted as run %s; SuperLink on 127.0.0.1:%s, %d SuperNodes", phase, run_id,
