@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from fedforge import paths
 from fedforge.analysis.load import MissingOutputError
 from fedforge.analysis.plots import FIGURES
-from fedforge.analysis.report import run_analysis
+from fedforge.analysis.report import AnalysisError, inject_parameters, run_analysis
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "convergence_analysis.ipynb"
 
@@ -64,3 +66,20 @@ def test_missing_phase_output_fails_loudly_and_keeps_the_old_report(cfg, phase_o
     assert (old / "previous.txt").read_text() == "kept"
     assert not (tmp_path / "docs").exists()
     assert not old.with_name(old.name + ".partial").exists()
+
+
+def test_kernel_is_this_interpreter_whatever_specs_the_machine_has():
+    from fedforge.analysis.report import _CurrentPythonKernels
+
+    spec = _CurrentPythonKernels().get_kernel_spec("python3")
+    assert spec.argv[0] == sys.executable and "ipykernel_launcher" in spec.argv
+
+
+def test_parameters_go_right_after_the_tagged_cell():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    tagged = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    inject_parameters(nb, OUT_DIR="x/y", PHASES={"A": {"dataset": "bloodmnist"}})
+    assert nb.cells[tagged + 1].source.splitlines()[1:] == ["OUT_DIR = 'x/y'", "PHASES = {'A': {'dataset': 'bloodmnist'}}"]
+    untagged = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("PHASES = None")])
+    with pytest.raises(AnalysisError, match="tagged 'parameters'"):
+        inject_parameters(untagged, PHASES={})
