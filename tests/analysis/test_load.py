@@ -66,3 +66,17 @@ def test_metrics_without_test_keys_is_rejected(phase_outputs, phases):
     path.write_text('{"test": {"acc": 0.5}}')
     with pytest.raises(MalformedOutputError, match="auc"):
         load_inputs(phases, phase_outputs)
+
+
+def test_reads_what_the_federation_writes(tmp_path):
+    """Guards the contract both ways: FED's writer output parses, including a failed client's empty loss."""
+    from fedforge.fl.results import write_rounds_tsv
+
+    rows = [{"round": 1, "test_acc": 0.5, "test_auc": 0.7, "test_balanced_acc": 0.4, "test_loss": 1.2,
+             "train_loss_mean": 1.1, "clients_ok": ["client_0"], "clients_failed": ["client_1"], "num_examples": 90,
+             "seconds": 0.8, "bytes_down": 1000, "bytes_up": 500, "train_loss.client_0": 1.1}]
+    write_rounds_tsv(tmp_path / "rounds.tsv", rows, ["client_0", "client_1"])
+    rounds = read_rounds(tmp_path / "rounds.tsv")
+    assert rounds.loc[0, "clients_failed"] == "client_1" and rounds.loc[0, "bytes_up"] == 500
+    assert rounds.loc[0, "train_loss.client_0"] == pytest.approx(1.1)
+    assert math.isnan(rounds.loc[0, "train_loss.client_1"])
