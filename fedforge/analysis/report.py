@@ -72,7 +72,7 @@ def inject_parameters(nb: nbformat.NotebookNode, **values: object) -> None:
 def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, timeout: int) -> None:
     """Run every cell in a fresh kernel of this interpreter; a failing cell raises with its error."""
     manager = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_CurrentPythonKernels())
-    client = NotebookClient(nb, km=manager, timeout=timeout, record_timing=False,
+    client = NotebookClient(nb, km=manager, kernel_name="python3", timeout=timeout, record_timing=False,
                             resources={"metadata": {"path": str(cwd)}})
     try:
         client.execute()
