@@ -35,10 +35,6 @@ def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: f
     from datasets import Dataset
     from flwr_datasets.partitioner import DirichletPartitioner, IidPartitioner
 
-    if num_clients * min_size > len(labels):
-        raise DataError(f"partition: {num_clients} clients × at least {min_size} images need {num_clients * min_size}, "
-                        f"but the train split has {len(labels)}; lower partition.num_clients or "
-                        f"partition.min_client_size, or raise data.synthetic.scale")
     table = Dataset.from_dict({"index": np.arange(len(labels)), "label": labels})
     if preset == "iid":
         partitioner = IidPartitioner(num_partitions=num_clients)
@@ -70,6 +66,11 @@ def make_partitions(labels: np.ndarray, *, num_clients: int, preset: str, alpha:
     """client id -> (train indices, val indices); every train part has at least min_client_size images."""
     # Ask the partitioner for enough images that min_client_size remain after the local val hold-out.
     min_size = math.ceil(min_client_size / (1 - val_fraction)) + 1
+    if num_clients * min_size > len(labels):
+        raise DataError(f"partition: {num_clients} clients × partition.min_client_size={min_client_size} training "
+                        f"images (+ {val_fraction:.0%} local validation) need {num_clients * min_size} images, but the "
+                        f"train split has {len(labels)}; lower partition.num_clients or partition.min_client_size, "
+                        f"or raise data.synthetic.scale")
     parts = partition_labels(labels, num_clients, preset, alpha, seed, min_size)
     rng = np.random.default_rng([seed, 7])
     clients = {client_id(i): hold_out(p, val_fraction, rng) for i, p in enumerate(parts)}
