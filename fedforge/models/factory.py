@@ -41,7 +41,12 @@ def _from_pretrained(source: str, num_labels: int, label_names: list[str]) -> Pr
         model = AutoModelForImageClassification.from_pretrained(
             source, id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     except (OSError, ValueError) as exc:
-        where = "a directory" if Path(source).exists() else "neither a local directory nor reachable on the Hub"
+        if Path(source).exists():
+            where = "a directory, but not a loadable checkpoint"
+        elif source.startswith(("/", ".", "~")):
+            where = "no such directory"
+        else:
+            where = "not a local directory, and not reachable on the Hugging Face Hub"
         raise ConfigError(
             f"model.pretrained: cannot load {source!r} ({where}: {type(exc).__name__}: {str(exc).splitlines()[0]}). "
             "Fix: point it at a save_pretrained directory (config.json + model.safetensors, e.g. "

@@ -26,7 +26,7 @@ class ArrayDataset(Dataset):
         return len(self.y)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"pixel_values": torch.as_tensor(np.asarray(self.x[i], dtype=np.float32)),
+        return {"pixel_values": torch.from_numpy(np.array(self.x[i], dtype=np.float32)),
                 "labels": torch.as_tensor(int(self.y[i]), dtype=torch.long)}
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
