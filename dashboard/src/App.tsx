@@ -134,7 +134,7 @@ function Dashboard() {
                 )}
               </CardHeader>
               <CardContent className="flex flex-col gap-4">
-                <KpiCards run={live} />
+                <KpiCards run={live} now={runState === "running" ? now : undefined} />
                 <div className="grid gap-4 lg:grid-cols-5">
                   <section className="lg:col-span-2">
                     <h2 className="mb-2 text-sm font-medium">Topology <span className="font-normal text-muted-foreground">(click a client for details)</span></h2>

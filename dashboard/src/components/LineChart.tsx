@@ -15,12 +15,11 @@ function niceTicks(min: number, max: number, count = 4): number[] {
   return Array.from({ length: count + 1 }, (_, i) => min + i * step);
 }
 
-function fmtTick(v: number): string {
-  const a = Math.abs(v);
-  if (a >= 1000) return v.toExponential(1);
-  if (a >= 10) return v.toFixed(0);
-  if (a >= 1) return v.toFixed(1);
-  return v.toFixed(2);
+/** Enough decimals that neighbouring ticks `step` apart read differently. */
+export function fmtTick(v: number, step: number): string {
+  if (Math.abs(v) >= 10000) return v.toExponential(1);
+  const digits = step > 0 ? Math.min(4, Math.max(0, Math.ceil(-Math.log10(step)))) : 2;
+  return v.toFixed(digits);
 }
 
 export function LineChart({ title, series, testId, yLabel }: { title: string; series: Series[]; testId?: string; yLabel?: string }) {
@@ -38,6 +37,8 @@ export function LineChart({ title, series, testId, yLabel }: { title: string; se
   yMax += pad;
   const sx = (x: number) => PAD.left + ((x - xMin) / (xMax - xMin)) * (W - PAD.left - PAD.right);
   const sy = (y: number) => H - PAD.bottom - ((y - yMin) / (yMax - yMin)) * (H - PAD.top - PAD.bottom);
+  const yTicks = niceTicks(yMin, yMax);
+  const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 0;
   const xTicks = xMax - xMin <= 10
     ? Array.from({ length: Math.floor(xMax) - Math.ceil(xMin) + 1 }, (_, i) => Math.ceil(xMin) + i)
     : niceTicks(xMin, xMax).map(Math.round);
@@ -46,11 +47,11 @@ export function LineChart({ title, series, testId, yLabel }: { title: string; se
     <figure className="flex flex-col gap-1" data-testid={testId} data-points={count}>
       <figcaption className="text-sm font-medium">{title}</figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} className="w-full" role="img" aria-label={title}>
-        {niceTicks(yMin, yMax).map((t) => (
+        {yTicks.map((t) => (
           <g key={`y${t}`}>
             <line x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} className="stroke-border" />
             <text x={PAD.left - 4} y={sy(t) + 3} textAnchor="end" className="fill-muted-foreground text-[9px]">
-              {fmtTick(t)}
+              {fmtTick(t, yStep)}
             </text>
           </g>
         ))}
@@ -104,18 +105,18 @@ export function Histogram({ counts, labels, testId }: { counts: number[]; labels
   const max = Math.max(1, ...counts);
   const barW = counts.length ? 300 / counts.length : 0;
   return (
-    <svg viewBox="0 0 320 130" className="w-full" role="img" aria-label="label histogram" data-testid={testId}>
+    <svg viewBox="0 0 320 135" className="max-h-56 w-full" role="img" aria-label="label histogram" data-testid={testId}>
       {counts.map((c, i) => {
-        const h = (c / max) * 100;
+        const h = (c / max) * 95;
         return (
           <g key={i}>
-            <rect x={10 + i * barW + 2} y={105 - h} width={Math.max(1, barW - 4)} height={h} className="fill-sky-600">
+            <rect x={10 + i * barW + 2} y={112 - h} width={Math.max(1, barW - 4)} height={h} className="fill-sky-600">
               <title>{`${labels?.[i] ?? `class ${i}`}: ${c}`}</title>
             </rect>
-            <text x={10 + i * barW + barW / 2} y={118} textAnchor="middle" className="fill-muted-foreground text-[9px]">
+            <text x={10 + i * barW + barW / 2} y={125} textAnchor="middle" className="fill-muted-foreground text-[9px]">
               {i}
             </text>
-            <text x={10 + i * barW + barW / 2} y={103 - h} textAnchor="middle" className="fill-foreground text-[8px]">
+            <text x={10 + i * barW + barW / 2} y={110 - h} textAnchor="middle" className="fill-foreground text-[8px]">
               {c}
             </text>
           </g>

@@ -20,12 +20,14 @@ function Kpi({ label, value, testId, hint }: { label: string; value: string; tes
   );
 }
 
-export function KpiCards({ run }: { run: LiveRun }) {
+export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
   const done = completedRounds(run);
   const last = done[done.length - 1];
   const m = latestMetrics(run);
   const throughput = last && last.seconds ? last.num_examples / last.seconds : null;
-  const elapsed = run.startedAt != null && run.lastTs != null ? run.lastTs - run.startedAt : null;
+    // A live run's clock keeps ticking between events; a finished one ends at its last event.
+  const end = run.finished || now == null ? run.lastTs : Math.max(now, run.lastTs ?? now);
+  const elapsed = run.startedAt != null && end != null ? end - run.startedAt : null;
   return (
     <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
       <Kpi label="Round" value={`${run.currentRound}/${run.numRounds ?? "?"}`} testId="kpi-round" hint={`${done.length} completed`} />

@@ -9,19 +9,19 @@ export const STATE_COLOURS: Record<NodeState, string> = {
   failed: "#dc2626",
 };
 
-const W = 640;
-const H = 320;
-const SERVER = { x: W / 2, y: 64 };
+const W = 460;
+const H = 290;
+const SERVER = { x: W / 2, y: 56 };
 
 function clientPosition(i: number, n: number) {
   // Clients in one row under the server, evenly spaced; alternate rows lift a little when crowded.
   const x = (W * (i + 1)) / (n + 1);
-  const y = 236 - (n > 6 && i % 2 ? 40 : 0);
+  const y = 216 - (n > 5 && i % 2 ? 56 : 0);
   return { x, y };
 }
 
 function Node({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void }) {
-  const r = node.kind === "server" ? 34 : 26;
+  const r = node.kind === "server" ? 32 : 26;
   const ring = liveness === "lost" ? "#dc2626" : liveness === "stale" ? "#f59e0b" : "transparent";
   return (
     <g
@@ -39,13 +39,14 @@ function Node({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y
     >
       <circle r={r + 5} fill="none" stroke={ring} strokeWidth={3} strokeDasharray={liveness === "online" ? undefined : "5 3"} />
       <circle r={r} fill={STATE_COLOURS[node.state]} />
-      <text y={4} textAnchor="middle" className="fill-white text-[11px] font-semibold">
+      <text y={5} textAnchor="middle" className="fill-white text-[13px] font-semibold">
         {node.kind === "server" ? "server" : node.id.replace("client_", "C")}
       </text>
-      <text y={r + 18} textAnchor="middle" className="fill-foreground text-[11px]">
+      {/* The server's caption sits to its right, clear of the edges that leave it downwards. */}
+      <text x={node.kind === "server" ? r + 12 : 0} y={node.kind === "server" ? -2 : r + 19} textAnchor={node.kind === "server" ? "start" : "middle"} className="fill-foreground text-[13px]">
         {node.kind === "server" ? "aggregator" : node.id}
       </text>
-      <text y={r + 31} textAnchor="middle" className="fill-muted-foreground text-[10px]">
+      <text x={node.kind === "server" ? r + 12 : 0} y={node.kind === "server" ? 14 : r + 34} textAnchor={node.kind === "server" ? "start" : "middle"} className="fill-muted-foreground text-[12px]">
         {node.state}
         {liveness !== "online" ? ` · ${liveness}` : ""}
       </text>
@@ -57,7 +58,7 @@ export function Topology({ run, liveness = {}, onSelect }: { run: LiveRun; liven
   const clients = run.clientOrder;
   const active = !run.finished;
   return (
-    <div className="flex flex-col gap-2">
+    <div className="flex flex-col gap-2" data-testid="topology-panel">
       <svg viewBox={`0 0 ${W} ${H}`} className="w-full" role="img" aria-label="federation topology" data-testid="topology">
         {clients.map((id, i) => {
           const p = clientPosition(i, clients.length);

@@ -1,0 +1,107 @@
+"""Run a real monitor (`fedforge monitor` in a subprocess) and Debian's Chromium for the dashboard tests.
+
+Shared by tests/dashboard/test_e2e.py and benchmarks/dashboard_responsiveness.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "dashboard" / "dist"
+FIXTURE = Path(__file__).with_name("fixtures") / "phase_a_events.jsonl"
+CHROMIUM = Path(os.environ.get("FEDFORGE_CHROMIUM", "/usr/bin/chromium"))
+# Debian's chromium, never a downloaded browser; flags keep it quiet and container-friendly.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def missing_requirements() -> str | None:
+    """Why the browser tests cannot run here (None when they can)."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: apt-get install -y chromium (or set FEDFORGE_CHROMIUM)"
+    if not (DIST / "index.html").is_file():
+        return f"dashboard not built ({DIST}): cd dashboard && npm ci && npm run build"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return 'playwright missing: pip install -e ".[dev]" (uses the system chromium; no `playwright install`)'
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load_events(path: Path = FIXTURE) -> list[dict]:
+    """The recorded phase, one event dict per line."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Monitor:
+    """`fedforge monitor` on a free port with its own DB; restartable on the same port and DB."""
+
+    def __init__(self, workdir: Path, token: str = "e2e-token", port: int | None = None):
+        self.db = workdir / "monitor.db"
+        self.log = workdir / "monitor.log"
+        self.token = token
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def start(self, timeout: float = 60) -> "Monitor":
+        env = {**os.environ, "FEDFORGE_MONITOR_TOKEN": self.token}
+        cmd = [sys.executable, "-m", "fedforge.cli", "monitor", "--port", str(self.port), "--db", str(self.db),
+               "--dashboard", str(DIST)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"monitor exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if self.http.get("/api/health").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"monitor did not answer within {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def post(self, events: list[dict], *, now: bool = True) -> dict:
+        """POST events like the telemetry client does; `now` restamps ts so nodes count as online."""
+        if now and events:
+            # Keep the recorded spacing (halved) but end at now: elapsed times look real, nodes stay online.
+            t, last = time.time(), events[-1]["ts"]
+            events = [{**e, "ts": round(t - (last - e["ts"]) / 2, 3)} for e in events]
+        r = self.http.post("/api/events", json={"events": events}, headers={"Authorization": f"Bearer {self.token}"})
+        r.raise_for_status()
+        return r.json()
+
+    def state(self, run_id: str) -> str:
+        return self.http.get(f"/api/runs/{run_id}/state").json()["state"]
+
+
+def launch_browser(playwright):
+    """Headless Debian chromium through Playwright (executable_path set: no browser download)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)

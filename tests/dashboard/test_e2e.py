@@ -1,0 +1,141 @@
+"""The built dashboard against a real monitor in headless Debian Chromium (Playwright, no browser download).
+
+Each test starts `fedforge monitor` on a free port with a fresh DB, feeds it events of a recorded phase
+(fixtures/phase_a_events.jsonl) like the federation's telemetry would, and drives the page.
+Screenshots land in docs/screenshots/ (committed; README shows them).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+expect = pytest.importorskip("playwright.sync_api", reason="pip install -e \".[dev]\" for playwright").expect
+
+from tests.dashboard.harness import REPO, load_events
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = REPO / "docs" / "screenshots"
+RUN_ID = "A-recorded"
+CLIENTS = ["client_0", "client_1", "client_2"]
+
+
+def rounds_upto(events: list[dict], last_round: int) -> list[dict]:
+    """Events up to and including round_completed of `last_round` (never run_finished)."""
+    for i, e in enumerate(events):
+        if e["type"] == "round_completed" and e["round"] == last_round:
+            return events[: i + 1]
+    raise ValueError(f"no round {last_round} in the fixture")
+
+
+def open_dashboard(page, monitor):
+    page.goto(monitor.url + "/")
+    page.get_by_test_id("run-view").wait_for()
+    page.wait_for_selector('[data-testid="connection"][data-connection="live"]')
+
+
+def shot(page, name: str, locator=None) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (locator or page).screenshot(path=str(SHOTS / f"{name}.png"), **({} if locator else {"full_page": False}))
+
+
+def test_empty_state_says_how_to_start(monitor, page):
+    page.goto(monitor.url + "/")
+    empty = page.get_by_test_id("empty-state")
+    empty.wait_for()
+    assert "dvc repro" in empty.inner_text()
+    assert "fedforge federate --phase A" in empty.inner_text()
+
+
+def test_live_run_topology_kpis_curves_and_node_detail(monitor, page):
+    events = load_events()
+    monitor.post(rounds_upto(events, 2))
+    open_dashboard(page, monitor)
+
+    for node in ["server", *CLIENTS]:
+        expect(page.get_by_test_id(f"topology-node-{node}")).to_be_visible()
+    expect(page.get_by_test_id(f"run-row-{RUN_ID}").get_by_text("synthetic data")).to_be_visible()
+    expect(page.get_by_test_id("kpi-round")).to_have_text("2/6")
+    expect(page.get_by_test_id("chart-loss")).to_have_attribute("data-points", "2")
+    shot(page, "overview")
+
+    # New events reach the KPIs and curves through the WebSocket, without reloading, within a second.
+    page.evaluate("window.__marker = 1")
+    round3 = rounds_upto(events, 3)[len(rounds_upto(events, 2)):]
+    expected_acc = f'{round3[-1]["metrics"]["acc"]:.3f}'
+    monitor.post(round3)
+    page.wait_for_selector('[data-testid="kpi-round"]:has-text("3/6")', timeout=1000)
+    page.wait_for_selector(f'[data-testid="kpi-acc"]:has-text("{expected_acc}")', timeout=1000)
+    page.wait_for_selector('[data-testid="chart-loss"][data-points="3"]', timeout=1000)
+    assert page.evaluate("window.__marker") == 1, "the page reloaded"
+
+    # Round 4 opens: the edges of the sampled clients carry traffic.
+    monitor.post(rounds_upto(events, 4)[len(rounds_upto(events, 3)):][:2])  # round_started + server heartbeat
+    page.wait_for_selector('[data-testid="topology-edge-client_0"][data-traffic="down"]', timeout=1000)
+    assert page.get_by_test_id("topology-node-client_0").get_attribute("data-state") == "training"
+    shot(page, "topology", page.get_by_test_id("topology-panel"))
+
+    # client_2 failed in round 3: its detail shows partition, histogram, history and the failure.
+    page.get_by_test_id("topology-node-client_2").click()
+    detail = page.get_by_test_id("node-detail")
+    detail.wait_for()
+    assert detail.get_by_test_id("node-partition-size").inner_text() == "2230"
+    assert detail.get_by_test_id("node-histogram").locator("rect").count() == 8
+    assert detail.get_by_test_id("node-history").locator("tbody tr").count() == 4  # rounds 1-2, train + evaluate
+    assert "lost its connection" in detail.get_by_test_id("node-failures").inner_text()
+    shot(page, "node-detail", detail)
+
+
+def test_pause_and_resume_through_the_ui_with_the_token(monitor, page):
+    monitor.post(rounds_upto(load_events(), 1))
+    open_dashboard(page, monitor)
+    page.get_by_test_id("control-pause").click()
+    dialog = page.get_by_test_id("token-dialog")
+    dialog.get_by_label("token").fill("not-the-token")
+    dialog.get_by_role("button", name="Use token").click()
+    assert "rejected the token" in dialog.get_by_role("alert").inner_text()
+    dialog.get_by_label("token").fill(monitor.token)
+    dialog.get_by_role("button", name="Use token").click()
+
+    page.wait_for_selector('[data-testid="run-view"] [data-testid="run-state"]:has-text("paused")')
+    assert monitor.state(RUN_ID) == "paused"
+    assert page.get_by_test_id("control-pause").is_disabled()
+    # The token is kept for the tab: resume needs no second prompt.
+    page.get_by_test_id("control-resume").click()
+    page.wait_for_selector('[data-testid="run-view"] [data-testid="run-state"]:has-text("running")')
+    assert monitor.state(RUN_ID) == "running"
+    assert not page.get_by_test_id("token-dialog").is_visible()
+    audit = monitor.http.get(f"/api/runs/{RUN_ID}/audit").json()
+    assert [a["action"] for a in audit] == ["pause", "resume"]
+
+
+def test_dropped_websocket_reconnects_and_catches_up(monitor, page):
+    events = load_events()
+    monitor.post(rounds_upto(events, 1))
+    open_dashboard(page, monitor)
+    page.wait_for_selector('[data-testid="kpi-round"]:has-text("1/6")')
+
+    monitor.stop()
+    page.wait_for_selector('[data-testid="connection"]:not([data-connection="live"])')
+    label = page.get_by_test_id("connection").get_attribute("data-connection")
+    assert label in ("reconnecting", "offline")
+
+    monitor.start()  # same port, same DB: events posted while the socket was down must arrive too
+    monitor.post(rounds_upto(events, 2)[len(rounds_upto(events, 1)):])
+    page.wait_for_selector('[data-testid="connection"][data-connection="live"]', timeout=15_000)
+    page.wait_for_selector('[data-testid="kpi-round"]:has-text("2/6")', timeout=5_000)
+    # No event twice: the reconnect asked for seq > last seen.
+    count = len(rounds_upto(events, 2))
+    assert re.search(rf"\b{count} events\b", page.get_by_test_id("run-view").inner_text())
+
+
+def test_finished_run_replays_from_stored_events(monitor, page):
+    events = load_events()
+    monitor.post(events, now=False)
+    open_dashboard(page, monitor)
+    view = page.get_by_test_id("run-view")
+    page.wait_for_selector(f'text=replayed from {len(events)} stored events')
+    assert view.get_by_test_id("kpi-round").inner_text() == "6/6"
+    assert view.get_by_test_id("chart-accuracy").get_attribute("data-points") == "18"
+    assert page.get_by_test_id("control-pause").is_disabled()
+    assert page.get_by_test_id("control-stop").is_disabled()
