@@ -210,6 +210,12 @@ class Federation:
         return subprocess.run(["flwr", *args], env=self.env, cwd=self.run_dir, capture_output=True, text=True,
                               timeout=timeout)
 
+    def register_supernode(self, public_key: Path) -> None:
+        """Allow a SuperNode's key on a SuperLink started with --enable-supernode-auth (`flwr supernode register`)."""
+        res = self.flwr("supernode", "register", str(public_key), CONNECTION)
+        if res.returncode != 0:
+            raise DeploymentError(f"`flwr supernode register {public_key}` failed:\n{res.stdout}\n{res.stderr}")
+
     def submit(self, app_dir: Path) -> int:
         """`flwr run` the app folder; returns the run id (flwr returns right after submitting)."""
         res = self.flwr("run", str(app_dir), CONNECTION, "--format", "json")
@@ -267,6 +273,18 @@ class Federation:
         raise DeploymentError(f"run {run_id} still {status!r} after {timeout:.0f} s; see {self.log_dir}")
 
     # -- teardown ----------------------------------------------------------------------------------
+    def kill(self, name: str) -> None:
+        """SIGKILL a process, its warm SuperExec if any, and all they started, as if the machine died (tests)."""
+        for proc in (self.procs[n] for n in (name, f"{name}_superexec") if n in self.procs):
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(proc.pid)
+                tree = [root, *root.children(recursive=True)]
+                for p in tree:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
+                psutil.wait_procs(tree, timeout=STOP_GRACE_SECONDS)
+            proc.wait()
+
     def close(self) -> None:
         """Stop every process we started and all of its descendants; SIGKILL what ignores SIGTERM."""
         if self._client is not None:
@@ -332,27 +350,34 @@ def sigterm_as_interrupt():
             signal.signal(sig, handler)
 
 
+def launch(fed: Federation, cfg: Config, phase: str, app_config: dict, **node_kwargs) -> int:
+    """Start the SuperLink and one SuperNode per client in `fed`, submit the phase; returns the run id."""
+    num = cfg.partition.num_clients
+    fed.start_superlink()
+    for i in range(num):
+        fed.start_supernode(i, num, warm=cfg.federation.clientapp_start == "warm", **node_kwargs)
+    run_id = fed.submit(write_app(fed.run_dir / "app", app_config))
+    log.info("phase %s submitted as run %s; SuperLink on 127.0.0.1:%s, %d SuperNodes (%s ClientApps); logs in %s",
+             phase, run_id, fed.port, num, cfg.federation.clientapp_start, fed.log_dir)
+    return run_id
+
+
+def finish(fed: Federation, cfg: Config, phase: str, run_id: int) -> None:
+    """Wait for the run to end, keep its ServerApp log; DeploymentError unless it ended finished:completed."""
+    phase_cfg = cfg.phase(phase)
+    timeout = phase_cfg.rounds * 2 * cfg.federation.round_timeout + 300  # a safety net, not a schedule
+    status = fed.wait(run_id, min_nodes=phase_cfg.min_clients, timeout=timeout)
+    server_log = fed.run_logs(run_id)
+    (fed.log_dir / "serverapp.log").write_text(server_log)
+    log.info("phase %s: Flower run %s %s", phase, run_id, status)
+    if status != "finished:completed":
+        tail = "\n".join(server_log.splitlines()[-40:])
+        raise DeploymentError(f"phase {phase}: Flower run {run_id} ended {status!r}. ServerApp log (tail):\n"
+                              f"{tail}\nAll process logs: {fed.log_dir}")
+
+
 def run_deployment(cfg: Config, phase: str, app_config: dict) -> None:
     """Run one phase on a local SuperLink + one SuperNode per client; raise DeploymentError unless it completes."""
-    phase_cfg = cfg.phase(phase)
     repo_root = Path(app_config.get("repo-root", ".")).resolve()
-    run_dir = repo_root / paths.deployment_dir(phase)
-    num = cfg.partition.num_clients
-    timeout = phase_cfg.rounds * 2 * cfg.federation.round_timeout + 300  # a safety net, not a schedule
-    started = time.monotonic()
-    with sigterm_as_interrupt(), Federation(run_dir) as fed:
-        fed.start_superlink()
-        for i in range(num):
-            fed.start_supernode(i, num, warm=cfg.federation.clientapp_start == "warm")
-        app_dir = write_app(run_dir / "app", app_config)
-        run_id = fed.submit(app_dir)
-        log.info("phase %s submitted as run %s; SuperLink on 127.0.0.1:%s, %d SuperNodes", phase, run_id,
-                 fed.port, num)
-        status = fed.wait(run_id, min_nodes=phase_cfg.min_clients, timeout=timeout)
-        server_log = fed.run_logs(run_id)
-        (fed.log_dir / "serverapp.log").write_text(server_log)
-        log.info("phase %s run %s %s after %.1f s", phase, run_id, status, time.monotonic() - started)
-        if status != "finished:completed":
-            tail = "\n".join(server_log.splitlines()[-40:])
-            raise DeploymentError(f"phase {phase}: Flower run {run_id} ended {status!r}. ServerApp log (tail):\n"
-                                  f"{tail}\nAll process logs: {fed.log_dir}")
+    with sigterm_as_interrupt(), Federation(repo_root / paths.deployment_dir(phase)) as fed:
+        finish(fed, cfg, phase, launch(fed, cfg, phase, app_config))
