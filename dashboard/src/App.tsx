@@ -98,14 +98,14 @@ function Dashboard() {
       )}
       <Tabs defaultValue="runs">
         <TabsList>
-          <TabsTrigger value="runs">Runs</TabsTrigger>
+          <TabsTrigger value="runs" data-testid="tab-runs">Runs</TabsTrigger>
           <TabsTrigger value="compare" data-testid="tab-compare">Compare phases</TabsTrigger>
         </TabsList>
         <TabsContent value="runs" className="flex flex-col gap-4">
           {runsPoll.data && runs.length === 0 && <EmptyState />}
           {runs.length > 0 && <RunsOverview runs={runs} selected={selectedId} onSelect={select} now={now} />}
           {selectedId && live && (
-            <Card data-testid="run-view" data-run-id={selectedId}>
+            <Card data-testid="run-view" data-run-id={selectedId} data-events={live.eventCount}>
               <CardHeader className="flex flex-row flex-wrap items-start justify-between gap-2">
                 <div className="grid gap-1">
                   <CardTitle className="flex flex-wrap items-center gap-2">

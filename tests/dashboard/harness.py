@@ -105,3 +105,71 @@ class Monitor:
 def launch_browser(playwright):
     """Headless Debian chromium through Playwright (executable_path set: no browser download)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+# In-page probes: long tasks (>50 ms on the main thread), slow interactions (Event Timing) and the input delay
+# of every pointerdown (from the OS event to our handler), plus a 50 ms timer's lateness (event-loop lag).
+PROBES = """
+window.__perf = {longtasks: [], events: [], inputDelays: [], lags: []};
+new PerformanceObserver((l) => l.getEntries().forEach((e) => __perf.longtasks.push(e.duration)))
+  .observe({type: "longtask", buffered: true});
+new PerformanceObserver((l) => l.getEntries().forEach((e) => __perf.events.push({name: e.name, duration: e.duration})))
+  .observe({type: "event", buffered: true, durationThreshold: 16});
+addEventListener("pointerdown", (e) => __perf.inputDelays.push(performance.now() - e.timeStamp), true);
+(function tick(expected) {
+  setTimeout(() => { const now = performance.now(); __perf.lags.push(now - expected); tick(now + 50); }, 50);
+})(performance.now() + 50);
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def load_run(monitor: Monitor, page, *, seconds: float, per_minute: int = 1000, click_every: float = 1.0) -> dict:
+    """Feed a run at `per_minute` events/min for `seconds` (one event per POST, the worst case for the page)
+    while clicking between tabs; return what the page's probes measured."""
+    from tests.dashboard.fixtures.make_events import phase_events
+
+    total = int(per_minute * seconds / 60)
+    events = phase_events(run_id="bench-run", phase="bench", rounds=total // 7 + 2)[:total]
+    monitor.post(events[:1])
+    page.add_init_script(PROBES)
+    page.goto(monitor.url + "/#run=bench-run")
+    page.wait_for_selector('[data-testid="connection"][data-connection="live"]')
+    interval = 60.0 / per_minute
+    start = time.monotonic()
+    next_click = start + click_every
+    clicks = 0
+    for i, event in enumerate(events[1:], start=1):
+        while time.monotonic() < start + i * interval:
+            time.sleep(0.002)
+        monitor.post([event])
+        if time.monotonic() >= next_click:
+            page.get_by_test_id("tab-compare" if clicks % 2 == 0 else "tab-runs").click()
+            clicks += 1
+            next_click += click_every
+    fed_seconds = time.monotonic() - start
+    page.get_by_test_id("tab-runs").click()
+    t0 = time.monotonic()
+    page.wait_for_selector(f'[data-testid="run-view"][data-events="{total}"]', timeout=10_000)
+    catch_up_ms = (time.monotonic() - t0) * 1000
+    perf = page.evaluate("window.__perf")
+    clicks_seen = [e["duration"] for e in perf["events"] if e["name"] in ("pointerdown", "pointerup", "click")]
+    return {
+        "events": total, "seconds": round(fed_seconds, 1), "events_per_minute": round(total / fed_seconds * 60),
+        "clicks": clicks, "catch_up_after_last_post_ms": round(catch_up_ms),
+        "long_tasks": len(perf["longtasks"]), "long_task_total_ms": round(sum(perf["longtasks"])),
+        "long_task_max_ms": round(max(perf["longtasks"], default=0)),
+        "main_thread_busy_share": round(sum(perf["longtasks"]) / (fed_seconds * 1000), 4),
+        "input_delay_p50_ms": round(percentile(perf["inputDelays"], 0.5), 1),
+        "input_delay_max_ms": round(max(perf["inputDelays"], default=0), 1),
+        "slow_interaction_events_over_16ms": len(clicks_seen),
+        "slowest_interaction_ms": round(max(clicks_seen, default=0)),
+        "timer_lag_p50_ms": round(percentile(perf["lags"], 0.5), 1),
+        "timer_lag_p95_ms": round(percentile(perf["lags"], 0.95), 1),
+        "timer_lag_max_ms": round(max(perf["lags"], default=0), 1),
+    }

@@ -6,16 +6,19 @@ Screenshots land in docs/screenshots/ (committed; README shows them).
 """
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e \".[dev]\" for playwright").expect
 
-from tests.dashboard.harness import REPO, load_events
+from tests.dashboard.harness import REPO, load_events, load_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# Screenshots are rewritten only when asked (FEDFORGE_UPDATE_SCREENSHOTS=1), so a test run leaves git clean.
 SHOTS = REPO / "docs" / "screenshots"
+UPDATE_SHOTS = os.environ.get("FEDFORGE_UPDATE_SCREENSHOTS") == "1"
 RUN_ID = "A-recorded"
 CLIENTS = ["client_0", "client_1", "client_2"]
 
@@ -34,9 +37,11 @@ def open_dashboard(page, monitor):
     page.wait_for_selector('[data-testid="connection"][data-connection="live"]')
 
 
-def shot(page, name: str, locator=None) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (locator or page).screenshot(path=str(SHOTS / f"{name}.png"), **({} if locator else {"full_page": False}))
+def shot(page, name: str, locator=None, folder=None) -> None:
+    """Screenshot into docs/screenshots when updating them, else into the test's temp folder (still taken)."""
+    folder = SHOTS if UPDATE_SHOTS else folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (locator or page).screenshot(path=str(folder / f"{name}.png"))
 
 
 def test_empty_state_says_how_to_start(monitor, page):
@@ -47,7 +52,7 @@ def test_empty_state_says_how_to_start(monitor, page):
     assert "fedforge federate --phase A" in empty.inner_text()
 
 
-def test_live_run_topology_kpis_curves_and_node_detail(monitor, page):
+def test_live_run_topology_kpis_curves_and_node_detail(monitor, page, tmp_path):
     events = load_events()
     monitor.post(rounds_upto(events, 2))
     open_dashboard(page, monitor)
@@ -57,7 +62,7 @@ def test_live_run_topology_kpis_curves_and_node_detail(monitor, page):
     expect(page.get_by_test_id(f"run-row-{RUN_ID}").get_by_text("synthetic data")).to_be_visible()
     expect(page.get_by_test_id("kpi-round")).to_have_text("2/6")
     expect(page.get_by_test_id("chart-loss")).to_have_attribute("data-points", "2")
-    shot(page, "overview")
+    shot(page, "overview", folder=tmp_path)
 
     # New events reach the KPIs and curves through the WebSocket, without reloading, within a second.
     page.evaluate("window.__marker = 1")
@@ -73,7 +78,7 @@ def test_live_run_topology_kpis_curves_and_node_detail(monitor, page):
     monitor.post(rounds_upto(events, 4)[len(rounds_upto(events, 3)):][:2])  # round_started + server heartbeat
     page.wait_for_selector('[data-testid="topology-edge-client_0"][data-traffic="down"]', timeout=1000)
     assert page.get_by_test_id("topology-node-client_0").get_attribute("data-state") == "training"
-    shot(page, "topology", page.get_by_test_id("topology-panel"))
+    shot(page, "topology", page.get_by_test_id("topology-panel"), tmp_path)
 
     # client_2 failed in round 3: its detail shows partition, histogram, history and the failure.
     page.get_by_test_id("topology-node-client_2").click()
@@ -83,7 +88,7 @@ def test_live_run_topology_kpis_curves_and_node_detail(monitor, page):
     assert detail.get_by_test_id("node-histogram").locator("rect").count() == 8
     assert detail.get_by_test_id("node-history").locator("tbody tr").count() == 4  # rounds 1-2, train + evaluate
     assert "lost its connection" in detail.get_by_test_id("node-failures").inner_text()
-    shot(page, "node-detail", detail)
+    shot(page, "node-detail", detail, tmp_path)
 
 
 def test_pause_and_resume_through_the_ui_with_the_token(monitor, page):
@@ -139,3 +144,14 @@ def test_finished_run_replays_from_stored_events(monitor, page):
     assert view.get_by_test_id("chart-accuracy").get_attribute("data-points") == "18"
     assert page.get_by_test_id("control-pause").is_disabled()
     assert page.get_by_test_id("control-stop").is_disabled()
+
+
+def test_stays_responsive_at_1000_events_a_minute(monitor, page):
+    """15 s at 1,000 events/min, one event per POST, clicking tabs every second: every event shows up and
+    every click is handled. The numbers are printed (pytest -s); benchmarks/dashboard_responsiveness.py
+    runs the full minute."""
+    stats = load_run(monitor, page, seconds=15)
+    print("\nresponsiveness:", stats)
+    assert stats["events"] == 250
+    assert stats["clicks"] >= 10
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-connection", "live")
