@@ -46,5 +46,7 @@ def main(args: argparse.Namespace) -> int:
     app = create_app(args.db, dashboard_dir=args.dashboard, token=token,
                      public_url=f"http://{public_host}:{args.port}")
     log.info("monitor on http://%s:%d (db %s)", args.host, args.port, args.db)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Events are small JSON messages: per-message deflate would cost CPU per message per subscriber.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",
+                ws_per_message_deflate=False)
     return 0

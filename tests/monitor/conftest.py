@@ -81,7 +81,8 @@ class LiveMonitor:
     def start(self) -> None:
         app = create_app(self.db_path, token=TOKEN, repo_root=self.repo_root, public_url=self.url, **self.settings)
         self.app = app
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                ws="websockets-sansio", ws_per_message_deflate=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -16,7 +16,8 @@ import sqlite_utils
 from fedforge.monitor.core import projection
 from fedforge.monitor.core.runstate import next_state
 
-JSON_COLUMNS = {"metrics", "label_histogram", "history", "clients_ok", "clients_failed", "client_train_loss"}
+JSON_COLUMNS = {"metrics", "label_histogram", "clients_ok", "clients_failed", "client_train_loss"}
+HISTORY_LIMIT = 1000  # newest per-round results returned per node
 
 SCHEMA = {
     "events": ({"run_id": str, "seq": int, "type": str, "ts": float, "body": str}, ("run_id", "seq")),
@@ -28,12 +29,20 @@ SCHEMA = {
                 "seconds": float, "bytes_down": int, "bytes_up": int, "client_train_loss": str,
                 "started_at": float, "completed_at": float}, ("run_id", "round")),
     "nodes": ({"run_id": str, "node_id": str, "kind": str, "state": str, "last_seen": float,
-               "partition_size": int, "label_histogram": str, "failures": int, "last_error": str,
-               "history": str}, ("run_id", "node_id")),
+               "partition_size": int, "label_histogram": str, "failures": int, "last_error": str},
+              ("run_id", "node_id")),
+    "node_history": ({"run_id": str, "seq": int, "node_id": str, "round": int, "stage": str, "ok": int,
+                      "num_examples": int, "train_loss": float, "metrics": str, "seconds": float, "error": str},
+                     ("run_id", "seq")),
     "control_actions": ({"id": int, "run_id": str, "ts": float, "action": str, "origin": str, "previous": str,
                          "state": str, "accepted": int}, "id"),
 }
 INSERT_EVENT = "INSERT OR IGNORE INTO events (run_id, seq, type, ts, body) VALUES (?, ?, ?, ?, ?)"
+EXISTING_SEQS = "SELECT seq FROM events WHERE run_id = ? AND seq BETWEEN ? AND ?"
+HISTORY_COLUMNS = ("run_id", "seq", "node_id", "round", "stage", "ok", "num_examples", "train_loss", "metrics",
+                   "seconds", "error")
+INSERT_HISTORY = ("INSERT OR IGNORE INTO node_history (run_id, seq, node_id, round, stage, ok, num_examples, "
+                  "train_loss, metrics, seconds, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 SUPERSEDE = ("UPDATE runs SET state = 'stopped' "
              "WHERE phase = ? AND run_id != ? AND state IN ('running', 'paused')")
 
@@ -68,6 +77,7 @@ class Store:
                 self.db[name].create(columns, pk=pk, if_not_exists=True)
             self.db["runs"].create_index(["phase"], if_not_exists=True)
             self.db["control_actions"].create_index(["run_id"], if_not_exists=True)
+            self.db["node_history"].create_index(["run_id", "node_id", "seq"], if_not_exists=True)
 
     def close(self) -> None:
         with self.lock:
@@ -78,39 +88,58 @@ class Store:
     # -- ingest --------------------------------------------------------------------------------------------
     def ingest(self, events: list) -> tuple[list[tuple[str, int, str]], int]:
         """Store new events, fold them into rows; returns ([(run_id, seq, json)] stored, duplicates)."""
+        by_run: dict[str, dict[int, object]] = {}
+        for ev in events:  # a seq repeated inside the batch counts as a duplicate too
+            by_run.setdefault(ev.run_id, {}).setdefault(ev.seq, ev)
+        duplicates = len(events) - sum(len(evs) for evs in by_run.values())
         stored: list[tuple[str, int, str]] = []
-        duplicates = 0
         with self.lock, self.db.conn:
-            runs, nodes, rounds = {}, {}, {}
-            for ev in sorted(events, key=lambda e: (e.run_id, e.seq)):
-                body = ev.model_dump_json()
-                cur = self.db.execute(INSERT_EVENT, (ev.run_id, ev.seq, ev.type, ev.ts, body))
-                if cur.rowcount == 0:
-                    duplicates += 1
+            conn = self.db.conn
+            for run_id, evs in sorted(by_run.items()):
+                seqs = sorted(evs)
+                existing = {seq for (seq,) in conn.execute(EXISTING_SEQS, (run_id, seqs[0], seqs[-1]))}
+                duplicates += len(existing & evs.keys())
+                fresh = [evs[seq] for seq in seqs if seq not in existing]
+                if not fresh:
                     continue
-                stored.append((ev.run_id, ev.seq, body))
-                run = runs.get(ev.run_id) or runs.setdefault(ev.run_id, self._run_row(ev.run_id, ev.phase))
-                if ev.type == "run_started":
-                    self.db.execute(SUPERSEDE, (ev.phase, ev.run_id))
-
-                def node(node_id, run_id=ev.run_id):
-                    key = (run_id, node_id)
-                    if key not in nodes:
-                        nodes[key] = self._row("nodes", key) or projection.new_node(run_id, node_id)
-                    return nodes[key]
-
-                def round_row(number, run_id=ev.run_id):
-                    key = (run_id, number)
-                    if key not in rounds:
-                        rounds[key] = self._row("rounds", key) or projection.new_round(run_id, number)
-                    return rounds[key]
-
-                projection.apply(ev, run, node, round_row)
-            for table, rows, pk in (("runs", runs.values(), "run_id"), ("nodes", nodes.values(), ("run_id", "node_id")),
-                                    ("rounds", rounds.values(), ("run_id", "round"))):
-                if rows:
-                    self.db[table].upsert_all([_dump(r) for r in rows], pk=pk)
+                bodies = [ev.model_dump_json() for ev in fresh]
+                conn.executemany(INSERT_EVENT, [(run_id, ev.seq, ev.type, ev.ts, body)
+                                                for ev, body in zip(fresh, bodies)])
+                stored += [(run_id, ev.seq, body) for ev, body in zip(fresh, bodies)]
+                self._project(run_id, fresh)
         return stored, duplicates
+
+    def _project(self, run_id: str, fresh: list) -> None:
+        """Fold a run's new events (seq order) into its run / node / round rows and node history."""
+        run = self._row("runs", run_id) or projection.new_run(run_id, fresh[0].phase)
+        nodes, rounds, history = {}, {}, []
+
+        def node(node_id):
+            if node_id not in nodes:
+                nodes[node_id] = self._row("nodes", (run_id, node_id)) or projection.new_node(run_id, node_id)
+            return nodes[node_id]
+
+        def round_row(number):
+            if number not in rounds:
+                rounds[number] = self._row("rounds", (run_id, number)) or projection.new_round(run_id, number)
+            return rounds[number]
+
+        for ev in fresh:
+            def record(node_id, item, seq=ev.seq):
+                history.append({"run_id": run_id, "seq": seq, "node_id": node_id, "num_examples": 0,
+                                "train_loss": None, "metrics": {}, "seconds": None, "error": None,
+                                **item, "ok": int(item["ok"])})
+
+            if ev.type == "run_started":
+                self.db.conn.execute(SUPERSEDE, (ev.phase, run_id))
+            projection.apply(ev, run, node, round_row, record)
+        self.db["runs"].upsert(_dump(run), pk="run_id")
+        if nodes:
+            self.db["nodes"].upsert_all([_dump(n) for n in nodes.values()], pk=("run_id", "node_id"))
+        if rounds:
+            self.db["rounds"].upsert_all([_dump(r) for r in rounds.values()], pk=("run_id", "round"))
+        if history:
+            self.db.conn.executemany(INSERT_HISTORY, [tuple(h[c] for c in HISTORY_COLUMNS) for h in map(_dump, history)])
 
     def _row(self, table: str, pk) -> dict | None:
         try:
@@ -137,9 +166,16 @@ class Store:
             return [_load(r) for r in self.db["rounds"].rows_where("run_id = ?", [run_id], order_by="round")]
 
     def nodes(self, run_id: str) -> list[dict]:
+        """The run's nodes (server first), each with its newest HISTORY_LIMIT per-round results, oldest first."""
         with self.lock:
             rows = self.db["nodes"].rows_where("run_id = ?", [run_id], order_by="kind desc, node_id")
-            return [_load(r) for r in rows]
+            nodes = [_load(r) for r in rows]
+            for node in nodes:
+                items = self.db["node_history"].rows_where(
+                    "run_id = ? and node_id = ?", [run_id, node["node_id"]], order_by="seq desc", limit=HISTORY_LIMIT,
+                    select="round, stage, ok, num_examples, train_loss, metrics, seconds, error")
+                node["history"] = [{**_load(h), "ok": bool(h["ok"])} for h in reversed(list(items))]
+            return nodes
 
     def events_since(self, run_id: str, since: int = -1, limit: int | None = None) -> list[tuple[int, str]]:
         """[(seq, event JSON)] with seq > since, in seq order."""

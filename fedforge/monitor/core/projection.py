@@ -8,9 +8,6 @@ from __future__ import annotations
 from fedforge.monitor.events import (ClientFailed, ClientUpdate, Heartbeat, RoundCompleted, RoundStarted,
                                      RunFinished, RunStarted)
 
-HISTORY_LIMIT = 2000  # per node: enough for every round of any sane phase, bounded for a runaway one
-
-
 def new_run(run_id: str, phase: str) -> dict:
     """A run row before (or without) its run_started event, e.g. a monitor started mid-run."""
     return {"run_id": run_id, "phase": phase, "dataset": None, "data_source": None, "strategy": None,
@@ -21,7 +18,7 @@ def new_run(run_id: str, phase: str) -> dict:
 def new_node(run_id: str, node_id: str) -> dict:
     return {"run_id": run_id, "node_id": node_id, "kind": "server" if node_id == "server" else "client",
             "state": "idle", "last_seen": None, "partition_size": None, "label_histogram": [], "failures": 0,
-            "last_error": None, "history": []}
+            "last_error": None}
 
 
 def new_round(run_id: str, number: int) -> dict:
@@ -34,12 +31,9 @@ def _seen(node: dict, ts: float) -> None:
     node["last_seen"] = max(node["last_seen"] or 0.0, ts)
 
 
-def _history(node: dict, item: dict) -> None:
-    node["history"] = (node["history"] + [item])[-HISTORY_LIMIT:]
-
-
-def apply(event, run: dict, node, round_row) -> None:
-    """Apply one event to its run row; `node(id)` and `round_row(n)` return (creating) the rows to change."""
+def apply(event, run: dict, node, round_row, history) -> None:
+    """Apply one event to its run row; `node(id)` and `round_row(n)` return (creating) the rows to change,
+    `history(node_id, item)` records one per-round client result (a row of its own: appends stay O(1))."""
     run["last_event_ts"] = max(run["last_event_ts"] or 0.0, event.ts)
     server = node("server")
     _seen(server, event.ts)  # every event is sent by the server process: it is alive
@@ -63,8 +57,8 @@ def apply(event, run: dict, node, round_row) -> None:
         n = node(event.client)
         n["state"] = event.state
         _seen(n, event.ts)
-        _history(n, {"round": event.round, "stage": event.stage, "ok": True, "num_examples": event.num_examples,
-                     "train_loss": event.train_loss, "metrics": event.metrics, "seconds": event.seconds})
+        history(event.client, {"round": event.round, "stage": event.stage, "ok": True, "num_examples": event.num_examples,
+                               "train_loss": event.train_loss, "metrics": event.metrics, "seconds": event.seconds})
         if event.stage == "train" and event.train_loss is not None:
             round_row(event.round)["client_train_loss"][event.client] = event.train_loss
         if event.stage == "evaluate":
@@ -72,7 +66,7 @@ def apply(event, run: dict, node, round_row) -> None:
     elif isinstance(event, ClientFailed):
         n = node(event.client)  # reported by the server: says nothing about the client being alive
         n.update(state="failed", last_error=event.error, failures=n["failures"] + 1)
-        _history(n, {"round": event.round, "stage": event.stage, "ok": False, "error": event.error})
+        history(event.client, {"round": event.round, "stage": event.stage, "ok": False, "error": event.error})
     elif isinstance(event, RoundCompleted):
         r = round_row(event.round)
         r.update(event.metrics.model_dump(), train_loss=event.train_loss, clients_ok=event.clients_ok,
