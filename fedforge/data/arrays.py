@@ -25,7 +25,7 @@ def _write_chunks(f, shape: tuple[int, ...], dtype: np.dtype, chunks: Iterable[n
     np.lib.format.write_array_header_1_0(f, _header(shape, dtype))
     rows = 0
     for chunk in chunks:
-        f.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+        f.write(np.ascontiguousarray(chunk, dtype=dtype).data)
         rows += len(chunk)
     if rows != shape[0]:
         raise ValueError(f"{name}: wrote {rows} rows, header says {shape[0]}")
@@ -65,7 +65,7 @@ class NpyWriter:
         return self
 
     def write(self, chunk: np.ndarray) -> None:
-        self.file.write(np.ascontiguousarray(chunk, dtype=self.dtype).tobytes())
+        self.file.write(np.ascontiguousarray(chunk, dtype=self.dtype).data)
         self.rows += len(chunk)
 
     def __exit__(self, exc_type, exc, tb) -> None:
