@@ -74,8 +74,11 @@ function Dashboard() {
   const runState: RunState | null =
     stateOverride && stateOverride.runId === selectedId && Date.now() - stateOverride.at < 4000 ? stateOverride.state : polledState;
 
-  const liveness: Record<string, Liveness> = {};
-  for (const n of detailPoll.data?.nodes ?? []) liveness[n.node_id] = n.liveness;
+  const liveness = useMemo(() => {
+    const out: Record<string, Liveness> = {};
+    for (const n of detailPoll.data?.nodes ?? []) out[n.node_id] = n.liveness;
+    return out;
+  }, [detailPoll.data]);
 
   const overall: Connection = runsPoll.error ? (runsPoll.data ? "reconnecting" : "offline") : selectedId ? connection : "live";
 
@@ -101,7 +104,7 @@ function Dashboard() {
           <TabsTrigger value="runs" data-testid="tab-runs">Runs</TabsTrigger>
           <TabsTrigger value="compare" data-testid="tab-compare">Compare phases</TabsTrigger>
         </TabsList>
-        <TabsContent value="runs" className="flex flex-col gap-4">
+        <TabsContent value="runs" forceMount className="flex flex-col gap-4 data-[state=inactive]:hidden">
           {runsPoll.data && runs.length === 0 && <EmptyState />}
           {runs.length > 0 && <RunsOverview runs={runs} selected={selectedId} onSelect={select} now={now} />}
           {selectedId && live && (

@@ -1,4 +1,5 @@
 // A small SVG line chart (no chart library: keeps the bundle far under budget and renders fast).
+import { memo } from "react";
 export interface Series {
   name: string;
   color: string;
@@ -22,7 +23,30 @@ export function fmtTick(v: number, step: number): string {
   return v.toFixed(digits);
 }
 
-export function LineChart({ title, series, testId, yLabel }: { title: string; series: Series[]; testId?: string; yLabel?: string }) {
+interface LineChartProps {
+  title: string;
+  series: Series[];
+  testId?: string;
+  yLabel?: string;
+}
+
+/** Points only grow at the end (one per round), so same lengths and same last points mean the same chart. */
+export function sameSeries(a: Series[], b: Series[]): boolean {
+  return a.length === b.length && a.every((s, i) => {
+    const t = b[i];
+    const last = s.points[s.points.length - 1];
+    const other = t.points[t.points.length - 1];
+    return s.name === t.name && s.color === t.color && s.points.length === t.points.length &&
+      (last === other || (last?.x === other?.x && last?.y === other?.y));
+  });
+}
+
+export const LineChart = memo(LineChartView, (a, b) => a.title === b.title && a.testId === b.testId && a.yLabel === b.yLabel && sameSeries(a.series, b.series));
+
+/** Dots are drawn while there are few enough to tell apart; past that the line says it all. */
+const MAX_DOTS = 40;
+
+function LineChartView({ title, series, testId, yLabel }: LineChartProps) {
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
   const count = all.length;
   let xMin = Math.min(...all.map((p) => p.x));
@@ -78,7 +102,7 @@ export function LineChart({ title, series, testId, yLabel }: { title: string; se
           return (
             <g key={s.name}>
               <polyline fill="none" stroke={s.color} strokeWidth={2} points={pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" ")} />
-              {pts.map((p) => (
+              {pts.length <= MAX_DOTS && pts.map((p) => (
                 <circle key={p.x} cx={sx(p.x)} cy={sy(p.y)} r={2.5} fill={s.color}>
                   <title>{`${s.name} round ${p.x}: ${p.y.toFixed(4)}`}</title>
                 </circle>

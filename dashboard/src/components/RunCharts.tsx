@@ -1,4 +1,5 @@
 // KPI cards and per-round curves of one run, drawn from the folded event stream.
+import { memo } from "react";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { fmtDuration, fmtMetric } from "@/lib/format";
 import { completedRounds, latestMetrics, type LiveRun } from "@/lib/runState";
@@ -40,7 +41,9 @@ export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
   );
 }
 
-export function RoundCurves({ run }: { run: LiveRun }) {
+export const RoundCurves = memo(RoundCurvesView, (a, b) => a.run.rounds === b.run.rounds && a.run.clientOrder === b.run.clientOrder);
+
+function RoundCurvesView({ run }: { run: LiveRun }) {
   const done = completedRounds(run);
   const metric = (key: "acc" | "auc" | "balanced_acc" | "loss") =>
     done.filter((r) => r.metrics[key] != null).map((r) => ({ x: r.round, y: r.metrics[key] as number }));

@@ -1,4 +1,5 @@
 // Server + clients as an SVG graph: fill = node state, ring = liveness, animated edge = this round's traffic.
+import { memo } from "react";
 import type { Liveness, NodeState } from "@/api/types";
 import type { LiveRun, NodeView } from "@/lib/runState";
 
@@ -20,7 +21,9 @@ function clientPosition(i: number, n: number) {
   return { x, y };
 }
 
-function Node({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void }) {
+const Node = memo(NodeView);
+
+function NodeView({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void }) {
   const r = node.kind === "server" ? 32 : 26;
   const ring = liveness === "lost" ? "#dc2626" : liveness === "stale" ? "#f59e0b" : "transparent";
   return (
@@ -54,7 +57,23 @@ function Node({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y
   );
 }
 
-export function Topology({ run, liveness = {}, onSelect }: { run: LiveRun; liveness?: Record<string, Liveness>; onSelect?: (id: string) => void }) {
+interface TopologyProps {
+  run: LiveRun;
+  liveness?: Record<string, Liveness>;
+  onSelect?: (id: string) => void;
+}
+
+function sameLiveness(a: Record<string, Liveness> = {}, b: Record<string, Liveness> = {}): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+// Heartbeats and rounds change other parts of the run: redraw only when what the graph shows changed.
+export const Topology = memo(TopologyView, (a, b) =>
+  a.run.nodes === b.run.nodes && a.run.clientOrder === b.run.clientOrder && a.run.finished === b.run.finished &&
+  a.onSelect === b.onSelect && sameLiveness(a.liveness, b.liveness));
+
+function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
   const clients = run.clientOrder;
   const active = !run.finished;
   return (

@@ -15,7 +15,7 @@ export function backoffMs(attempt: number): number {
 /** Failed attempts after which we call it offline (we still keep trying). */
 export const OFFLINE_AFTER = 4;
 /** Events are applied in batches at most this often, so a burst costs one render, not hundreds. */
-const FLUSH_MS = 100;
+const FLUSH_MS = 150;
 
 export function useEventStream(runId: string | null, socketFactory: (url: string) => WebSocket = (u) => new WebSocket(u)) {
   const [run, setRun] = useState<LiveRun | null>(null);
