@@ -3,15 +3,17 @@
 run_config: see server_app.py. node_config: "partition-id" (int), "num-partitions" (int), optional
 "repo-root" (where this machine keeps artifacts/preprocessed/<ds>/clients). Client id = client_<partition-id>.
 Test-only fault injection: env FEDFORGE_FAULTS="client_1:train:2,client_0:evaluate:1" makes that client
-raise in that stage of that round (the error reply is what a crashed hospital looks like to the server).
+raise in that stage of that round (the error reply is what a crashed hospital looks like to the server);
+a fourth field ":hang" makes it block instead (tests SIGKILL the stage while it hangs).
 """
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedforge.fl import appconfig, task
@@ -32,10 +34,12 @@ def _node(context: Context) -> tuple:
 
 
 def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
-    """Raise if FEDFORGE_FAULTS names this client, stage and round (tests and demos only)."""
+    """Raise (or hang) if FEDFORGE_FAULTS names this client, stage and round (tests and demos only)."""
     for spec in filter(None, os.environ.get("FEDFORGE_FAULTS", "").split(",")):
-        who, what, when = spec.strip().split(":")
+        who, what, when, *how = spec.strip().split(":")
         if who == task.client_id(pid) and what == stage and int(when) == server_round:
+            if how == ["hang"]:
+                time.sleep(3600)
             raise RuntimeError(f"injected fault: {who} {stage} round {server_round} (FEDFORGE_FAULTS)")
 
 

@@ -9,9 +9,9 @@ cores go to torch anyway. Measured overhead: see benchmarks/federation_overhead.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import traceback
+import uuid
 from collections.abc import Iterable
 
 from flwr.app import Context, Error, Message, RecordDict
@@ -48,7 +48,6 @@ class InProcessGrid(Grid):
                                                      run_config=dict(run_config))
             for nc in node_configs}
         self._replies: dict[str, Message] = {}
-        self._ids = itertools.count(1)
         self.bytes_sent = 0
         self.bytes_received = 0
 
@@ -79,7 +78,7 @@ class InProcessGrid(Grid):
             log.debug("%s", traceback.format_exc())
             reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION,
                                   reason=f"{type(exc).__name__}: {exc}"), reply_to=incoming)
-        reply.metadata.__dict__["_message_id"] = f"r{next(self._ids)}"
+        reply.metadata.__dict__["_message_id"] = str(uuid.uuid4())
         returned, size = wire_copy(reply)
         self.bytes_received += size
         return returned
@@ -89,7 +88,7 @@ class InProcessGrid(Grid):
         for message in messages:
             if message.metadata.dst_node_id not in self.contexts:
                 raise ValueError(f"no node {message.metadata.dst_node_id}; nodes are {list(self.contexts)}")
-            message.metadata.__dict__["_message_id"] = f"m{next(self._ids)}"
+            message.metadata.__dict__["_message_id"] = str(uuid.uuid4())  # fixed length: byte counts stay reproducible
             message.metadata.__dict__["_run_id"] = self._run.run_id
             self._replies[message.metadata.message_id] = self._deliver(message)
             ids.append(message.metadata.message_id)

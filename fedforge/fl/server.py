@@ -68,6 +68,7 @@ class PhaseRun:
         self.arrays = resumed.arrays if resumed else task.get_arrays(self.model)
         self.rows = list(resumed.rows) if resumed else []
         self.done = resumed.round if resumed else 0
+        self.resumed_from = self.done
         run_id = f"{self.phase_name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
         token = read_token(self.root / paths.monitor_db())
         self.telemetry = Telemetry(run_id, self.phase_name, events, url=self.cfg.monitor.url, token=token)
@@ -167,7 +168,7 @@ class PhaseRun:
         results.write_json(self.out_dir / "timing.json", {
             "seconds": round(wall, 3), "client_compute_seconds": round(self.client_seconds, 3),
             "overhead": round(wall / self.client_seconds, 4) if self.client_seconds else None,
-            "engine": self.engine, "rounds_run": len([r for r in self.rows if r["round"] > 0])})
+            "engine": self.engine, "rounds_run": self.done - self.resumed_from})
         checkpoint.save(self.ckpt_dir, checkpoint.Checkpoint(
             round=self.done, arrays=self.arrays, strategy_state=strategies.strategy_state(self.strategy),
             rows=self.rows, fingerprint=self.fingerprint, completed=True))

@@ -17,6 +17,7 @@ NUM_CLASSES, SIZE = 3, 12
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+torch.set_num_threads(1)  # at import too: module-scoped fixtures run before the autouse one below
 
 
 @pytest.fixture(autouse=True)
