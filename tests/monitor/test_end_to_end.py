@@ -1,0 +1,112 @@
+"""A tiny federated phase (local engine, subprocess) against a live monitor started on a free port:
+pause holds it (no round starts while paused), resume continues, stop ends it with a checkpoint and a
+non-zero exit; every event of events.jsonl reaches the monitor exactly once."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import yaml
+
+from fedforge import paths
+
+from .conftest import AUTH, TOKEN
+
+fl_conftest = pytest.importorskip("tests.fl.conftest")
+pytest.importorskip("fedforge.fl.engine")
+
+ROUNDS = 40  # far more than the test lets run: the stop, not the round count, must end the phase
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def events(url, run_id):
+    return httpx.get(f"{url}/api/runs/{run_id}/events", params={"limit": 10000}).json()
+
+
+def count(evs, kind):
+    return sum(e["type"] == kind for e in evs)
+
+
+def find_run(url):
+    runs = [r for r in httpx.get(f"{url}/api/runs").json() if r["phase"] == "T"]
+    return runs[0]["run_id"] if runs else None
+
+
+def control(url, run_id, action):
+    r = httpx.post(f"{url}/api/runs/{run_id}/control/{action}", headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.slow
+def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
+    repo = tmp_path / "repo"
+    fl_conftest.write_tiny_data(repo)
+    raw = fl_conftest.tiny_raw(rounds=ROUNDS)
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "FEDFORGE_MONITOR_URL": live_monitor.url, "FEDFORGE_MONITOR_TOKEN": TOKEN,
+           "FLWR_HOME": str(tmp_path / "flwr"), "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "FEDFORGE_FAULTS": ""}
+    log = open(tmp_path / "phase.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "fedforge.cli", "federate", "--phase", "T"], cwd=repo, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = live_monitor.url
+    try:
+        run_id = wait_for(lambda: find_run(url), 180, "run_started at the monitor")
+        assert control(url, run_id, "pause") == {"run_id": run_id, "previous": "running", "state": "paused"}
+
+        # The server finishes the round in flight, then holds before the next one.
+        held = wait_for(lambda: (lambda e: e if count(e, "round_completed") >= 1
+                                 and count(e, "round_completed") == count(e, "round_started") else None)(
+                                     events(url, run_id)), 120, "the round in flight to complete")
+        rounds_before = count(held, "round_started")
+        time.sleep(3.0)  # six control polls
+        during = events(url, run_id)
+        assert count(during, "round_started") == rounds_before, "a round started while paused"
+        assert proc.poll() is None and httpx.get(f"{url}/api/runs/{run_id}/state").json()["state"] == "paused"
+        assert count(during, "heartbeat") >= count(held, "heartbeat")  # alive and reporting while held
+
+        assert control(url, run_id, "resume")["state"] == "running"
+        wait_for(lambda: count(events(url, run_id), "round_started") > rounds_before, 120, "a round after resume")
+
+        assert control(url, run_id, "stop")["state"] == "stopped"
+        code = proc.wait(180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        log.close()
+    phase_log = (tmp_path / "phase.log").read_text(errors="replace")
+    assert code != 0, phase_log[-3000:]  # DVC must not cache a stopped phase
+
+    final = wait_for(lambda: (lambda e: e if count(e, "run_finished") else None)(events(url, run_id)), 30,
+                     "run_finished at the monitor")
+    finished = [e for e in final if e["type"] == "run_finished"][0]
+    assert finished["status"] == "stopped" and 1 <= finished["rounds_completed"] < ROUNDS
+    assert httpx.get(f"{url}/api/runs/{run_id}/state").json()["state"] == "stopped"
+    ckpt = repo / paths.checkpoint_dir("T")
+    assert ckpt.is_dir() and any(ckpt.iterdir()), "stop must leave a checkpoint to resume from"
+    assert not (repo / paths.federated_dir("T") / "metrics.json").exists()
+
+    # Exactly once: the monitor holds the same seqs as the replay log, each once.
+    lines = (repo / paths.federated_dir("T") / "events.jsonl").read_text().splitlines()
+    assert [e["seq"] for e in final] == list(range(len(lines)))
+    detail = httpx.get(f"{url}/api/runs/{run_id}").json()
+    assert detail["current_round"] == finished["rounds_completed"]
+    assert {n["node_id"] for n in detail["nodes"]} == {"server", "client_0", "client_1"}
+    audit = httpx.get(f"{url}/api/runs/{run_id}/audit").json()
+    assert [(a["action"], a["accepted"]) for a in audit] == [("pause", True), ("resume", True), ("stop", True)]
