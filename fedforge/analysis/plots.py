@@ -37,7 +37,7 @@ def convergence_figure(inputs: AnalysisInputs) -> Figure:
             ax.set_xlabel("round")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        row[0].legend(fontsize=8, loc="lower right")
+        row[0].legend(fontsize=8, loc="best")
     fig.suptitle(f"Convergence per phase vs centralized baseline ({_source_note(inputs)})")
     fig.tight_layout()
     return fig
