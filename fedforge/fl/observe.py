@@ -16,6 +16,7 @@ from flwr.common.serde import message_to_proto
 from flwr.serverapp import Grid
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 0.2  # reply polling interval on a remote grid (the in-process grid answers during push)
 
 
 class PhaseFailed(RuntimeError):
@@ -87,7 +88,7 @@ class ObservedGrid(Grid):
                               f"needs min_clients={self.min_clients}. Start the missing SuperNodes or lower it.")
         messages = [Message(RecordDict({"config": ConfigRecord({"server-round": 0})}), node, "query")
                     for node in nodes]
-        for reply in self.inner.send_and_receive(messages, timeout=self.describe_timeout):
+        for reply in self._exchange(messages, self.describe_timeout):
             if reply.has_error():
                 log.warning("node %s did not describe itself: %s", reply.metadata.src_node_id, reply.error.reason)
                 continue
@@ -114,7 +115,7 @@ class ObservedGrid(Grid):
         down = {m.metadata.dst_node_id: wire_size(m) for m in messages}
         stats.bytes_down += sum(down.values())
         # Sorted by node: aggregation sums floats in reply order, so a fixed order keeps results reproducible.
-        replies = sorted(self.inner.send_and_receive(messages, timeout=timeout), key=lambda r: r.metadata.src_node_id)
+        replies = sorted(self._exchange(messages, timeout), key=lambda r: r.metadata.src_node_id)
         for node in sorted(set(down) - {r.metadata.src_node_id for r in replies}):
             self._failed(stats, stage, self.name(node), f"no reply within {timeout}s")
         for reply in replies:
@@ -136,6 +137,20 @@ class ObservedGrid(Grid):
             raise PhaseFailed(f"round {server_round}: only {len(stats.train)} of {len(messages)} clients returned an "
                               f"update, below min_clients={self.min_clients} ({failed}). Fix the failing clients or "
                               f"lower phases.<phase>.min_clients.")
+        return replies
+
+    def _exchange(self, messages: list[Message], timeout: float | None) -> list[Message]:
+        """Push, then pull every 0.2 s until all replied or `timeout` (Flower's HttpGrid sleeps 3 s per pull)."""
+        pending = set(self.inner.push_messages(messages))
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        replies: list[Message] = []
+        while pending:
+            got = list(self.inner.pull_messages(pending))
+            replies += got
+            pending -= {r.metadata.reply_to_message_id for r in got}
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_SECONDS)
         return replies
 
     def _failed(self, stats: RoundStats, stage: str, client: str, reason: str) -> None:

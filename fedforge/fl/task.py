@@ -51,14 +51,8 @@ def client_summary(root: Path, dataset: str, partition_id: int) -> dict:
     """Training-set size and label histogram of one client (for run_started and the dashboard)."""
     meta = read_meta(Path(root) / paths.preprocessed_clients_dir(dataset))
     name = client_id(partition_id)
-    sizes, hists = meta.get("sizes", {}), meta.get("label_histograms", {})
-    size = sizes.get(name, sizes.get(f"{name}_train", 0))
-    hist = hists.get(name, hists.get(f"{name}_train", []))
-    if isinstance(size, dict):
-        size = size.get("train", 0)
-    if isinstance(hist, dict):
-        hist = hist.get("train", [])
-    return {"size": int(size), "label_histogram": [int(v) for v in hist]}
+    return {"size": int(meta["sizes"][name]["train"]),
+            "label_histogram": [int(v) for v in meta["label_histograms"][name]["train"]]}
 
 
 def central_split(root: Path, dataset: str, split: str) -> ArrayDataset:

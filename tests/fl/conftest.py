@@ -52,9 +52,8 @@ def write_tiny_data(root: Path, dataset: str = "bloodmnist", num_clients: int = 
             x, y = _images(rng, n)
             np.save(clients / f"client_{i}_{split}_x.npy", x)
             np.save(clients / f"client_{i}_{split}_y.npy", y)
-            if split == "train":
-                sizes[f"client_{i}"] = n
-                hists[f"client_{i}"] = np.bincount(y, minlength=NUM_CLASSES).tolist()
+            sizes.setdefault(f"client_{i}", {})[split] = n
+            hists.setdefault(f"client_{i}", {})[split] = np.bincount(y, minlength=NUM_CLASSES).tolist()
     meta = {"dataset": dataset, "data_source": "synthetic", "image_size": SIZE, "num_classes": NUM_CLASSES,
             "label_names": ["a", "b", "c"], "mean": [0, 0, 0], "std": [1, 1, 1], "sizes": {}}
     (central / "meta.json").write_text(json.dumps(meta))
