@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -81,7 +82,7 @@ class Telemetry:
         self._seq = start_seq
         self._lock = threading.Lock()        # seq + events.jsonl
         self._spool_lock = threading.Lock()  # spool file
-        self._log = open(self.events_path, "a", encoding="utf-8")
+        self._log = open(self.events_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run, closed by close()
         self._queue: queue.Queue[str | None] = queue.Queue(maxsize=QUEUE_SIZE)
         self._closing = threading.Event()
         self._thread = None
@@ -119,7 +120,7 @@ class Telemetry:
                             "the rest is in events.jsonl / %s", timeout, self.spool_path.name)
         self._log.close()
 
-    def __enter__(self) -> Telemetry:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

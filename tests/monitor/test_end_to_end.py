@@ -41,6 +41,18 @@ def count(evs, kind):
     return sum(e["type"] == kind for e in evs)
 
 
+def held_events(url, run_id):
+    """The run's events once the round in flight has completed (server waiting on the pause), else None."""
+    evs = events(url, run_id)
+    done = count(evs, "round_completed")
+    return evs if done >= 1 and done == count(evs, "round_started") else None
+
+
+def finished_events(url, run_id):
+    evs = events(url, run_id)
+    return evs if count(evs, "run_finished") else None
+
+
 def find_run(url):
     runs = [r for r in httpx.get(f"{url}/api/runs").json() if r["phase"] == "T"]
     return runs[0]["run_id"] if runs else None
@@ -61,18 +73,16 @@ def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
     env = {**os.environ, "FEDFORGE_MONITOR_URL": live_monitor.url, "FEDFORGE_MONITOR_TOKEN": TOKEN,
            "FLWR_HOME": str(tmp_path / "flwr"), "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "FEDFORGE_FAULTS": ""}
-    log = open(tmp_path / "phase.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "fedforge.cli", "federate", "--phase", "T"], cwd=repo, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     url = live_monitor.url
+    with open(tmp_path / "phase.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "fedforge.cli", "federate", "--phase", "T"], cwd=repo,
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         run_id = wait_for(lambda: find_run(url), 180, "run_started at the monitor")
         assert control(url, run_id, "pause") == {"run_id": run_id, "previous": "running", "state": "paused"}
 
         # The server finishes the round in flight, then holds before the next one.
-        held = wait_for(lambda: (lambda e: e if count(e, "round_completed") >= 1
-                                 and count(e, "round_completed") == count(e, "round_started") else None)(
-                                     events(url, run_id)), 120, "the round in flight to complete")
+        held = wait_for(lambda: held_events(url, run_id), 120, "the round in flight to complete")
         rounds_before = count(held, "round_started")
         time.sleep(3.0)  # six control polls
         during = events(url, run_id)
@@ -89,13 +99,11 @@ def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
-        log.close()
     phase_log = (tmp_path / "phase.log").read_text(errors="replace")
     assert code != 0, phase_log[-3000:]  # DVC must not cache a stopped phase
 
-    final = wait_for(lambda: (lambda e: e if count(e, "run_finished") else None)(events(url, run_id)), 30,
-                     "run_finished at the monitor")
-    finished = [e for e in final if e["type"] == "run_finished"][0]
+    final = wait_for(lambda: finished_events(url, run_id), 30, "run_finished at the monitor")
+    finished = next(e for e in final if e["type"] == "run_finished")
     assert finished["status"] == "stopped" and 1 <= finished["rounds_completed"] < ROUNDS
     assert httpx.get(f"{url}/api/runs/{run_id}/state").json()["state"] == "stopped"
     ckpt = repo / paths.checkpoint_dir("T")

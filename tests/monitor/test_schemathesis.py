@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance  # noqa: E402
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from fedforge.monitor.app import create_app  # noqa: E402
+from fedforge.monitor.app import create_app
 
-from .conftest import AUTH, TOKEN  # noqa: E402
+from .conftest import AUTH, TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = {"count": 0}

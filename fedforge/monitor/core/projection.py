@@ -5,8 +5,16 @@ read side is a few indexed lookups instead of a replay of every event.
 """
 from __future__ import annotations
 
-from fedforge.monitor.events import (ClientFailed, ClientUpdate, Heartbeat, RoundCompleted, RoundStarted,
-                                     RunFinished, RunStarted)
+from fedforge.monitor.events import (
+    ClientFailed,
+    ClientUpdate,
+    Heartbeat,
+    RoundCompleted,
+    RoundStarted,
+    RunFinished,
+    RunStarted,
+)
+
 
 def new_run(run_id: str, phase: str) -> dict:
     """A run row before (or without) its run_started event, e.g. a monitor started mid-run."""

@@ -65,7 +65,7 @@ async def events_ws(websocket: WebSocket,
     tasks = [asyncio.create_task(_stream(websocket, run_id, since)),
              asyncio.create_task(_until_disconnect(websocket))]
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()

@@ -49,9 +49,9 @@ def test_subscriber_unregistered_on_disconnect(client, app):
 
 
 def test_foreign_origin_refused(client):
-    with pytest.raises(WebSocketDisconnect) as exc:
-        with client.websocket_connect("/api/ws?run_id=run-1", headers={"origin": "http://evil.example"}) as ws:
-            ws.receive_json()
+    evil = {"origin": "http://evil.example"}
+    with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect("/api/ws?run_id=run-1", headers=evil) as ws:
+        ws.receive_json()
     assert exc.value.code == 1008
     with client.websocket_connect("/api/ws?run_id=run-1", headers={"origin": "http://localhost:5173"}) as ws:
         post_events(client, make_event("heartbeat", 0))
@@ -59,9 +59,8 @@ def test_foreign_origin_refused(client):
 
 
 def test_run_id_required(client):
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/api/ws") as ws:
-            ws.receive_json()
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/ws") as ws:
+        ws.receive_json()
 
 
 def test_slow_subscriber_is_told_to_reconnect(db_path, tmp_path):
