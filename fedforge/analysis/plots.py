@@ -148,6 +148,33 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return path
 
 
+CURVE_COLUMNS = ("round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean")
+
+
+def curves_table(run: PhaseRun) -> pd.DataFrame:
+    """Per-round global metrics without wall-clock columns, plus client loss std and cumulative MB moved."""
+    curves = run.rounds[list(CURVE_COLUMNS)].copy()
+    curves["client_loss_std"] = client_spread(run)["std"]
+    curves["cumulative_mb"] = (run.rounds["bytes_down"] + run.rounds["bytes_up"]).cumsum() / 1e6
+    return curves
+
+
+def write_curves(inputs: AnalysisInputs, folder: str | Path) -> list[Path]:
+    """<phase>.tsv per phase: the data `dvc plots show/diff` draws. Deterministic, so DVC can cache and
+    compare it across commits and experiments (the phases' own rounds.tsv carry wall seconds and are not
+    cached, so older revisions cannot serve them)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, run in inputs.phases.items():
+        path = folder / f"{name}.tsv"
+        tmp = path.with_name(path.name + ".tmp")
+        curves_table(run).to_csv(tmp, sep="\t", index=False, float_format="%.6f", lineterminator="\n")
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
 def phase_table(inputs: AnalysisInputs) -> str:
     """Markdown table of every phase's final result next to its centralized baseline (for the README)."""
     header = ("| phase | dataset | strategy | data | rounds | FL test ACC | FL test AUC | FL bal. ACC "

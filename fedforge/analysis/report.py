@@ -1,7 +1,8 @@
 """The `analysis` stage: execute the convergence notebook headless, export HTML, collect the figures.
 
 Outputs (paths.analysis_dir): the executed notebook, a self-contained HTML export (PNGs embedded, no
-CDN scripts, so it reads offline), figures/*.png and phase_table.md; the README copy of the convergence
+CDN scripts, so it reads offline), figures/*.png, phase_table.md and curves/<phase>.tsv (the data of the
+top-level DVC plots); the README copy of the convergence
 figure and phase table goes to docs/figures/. Everything is written to a staging folder first and moved
 into place only when the notebook ran clean, and the bytes are stable for the same inputs (no timings,
 no version stamps), so `dvc repro analysis` twice is a no-op and dvc.lock does not churn.
@@ -137,6 +138,7 @@ def run_analysis(cfg, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, d
         raise
     make_stable(nb)
     produced = [staging / "figures" / name for name in FIGURES] + [staging / "phase_table.md"]
+    produced += [staging / "curves" / f"{name}.tsv" for name in phases]
     empty = [str(p) for p in produced if not p.is_file() or p.stat().st_size == 0]
     if empty:
         raise AnalysisError(f"the notebook ran but did not write {empty}; check its figure cells")

@@ -31,6 +31,8 @@ def test_stage_writes_notebook_html_figures_and_readme_copies(cfg, phase_outputs
     assert (docs / "convergence.png").read_bytes() == (out / "figures" / "convergence.png").read_bytes()
     assert (docs / "phase_table.md").read_text() == (out / "phase_table.md").read_text()
     assert not out.with_name(out.name + ".partial").exists()
+    for name in cfg.phases:
+        assert (out / "curves" / f"{name}.tsv").read_text().startswith("round\ttest_acc\t")
 
     executed = json.loads((out / "convergence_analysis.ipynb").read_text())
     outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
@@ -49,7 +51,7 @@ def test_second_run_on_same_inputs_gives_same_bytes(cfg, phase_outputs, tmp_path
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     _run(cfg, phase_outputs, None)
     second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert first.keys() == second.keys() and len(first) == len(FIGURES) + 3
+    assert first.keys() == second.keys() and len(first) == len(FIGURES) + 3 + len(cfg.phases)
     assert [k for k in first if first[k] != second[k]] == []
 
 
