@@ -52,6 +52,12 @@ def _rounds(root: Path) -> list[dict]:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
+def _client_updated(events: Path, client: str) -> bool:
+    """Has the server recorded a reply from `client` yet (events.jsonl)?"""
+    lines = events.read_text().splitlines() if events.exists() else []
+    return any(e.get("type") == "client_update" and e.get("client") == client for e in map(json.loads, lines))
+
+
 def _config(rounds: int = 2, **federation) -> config.Config:
     raw = tiny_raw(rounds=rounds)
     raw["federation"].update(engine="deployment", **federation)
@@ -83,10 +89,9 @@ def test_killed_supernode_leaves_the_phase_finishing_on_the_others(tiny_repo):
     with Federation(tiny_repo / paths.deployment_dir("T")) as fed:
         run_id = launch(fed, cfg, "T", app_config)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and '"client": "client_1"' not in (
-                events.read_text() if events.exists() else ""):
-            time.sleep(0.5)
-        fed.kill("supernode_1")  # after its first train reply: it never answers again
+        while time.monotonic() < deadline and not _client_updated(events, "client_1"):
+            time.sleep(0.2)
+        fed.kill("supernode_1")  # right after its first train reply: it never answers again
         finish(fed, cfg, "T", run_id)
     rows = _rounds(tiny_repo)
     assert [r["round"] for r in rows] == ["1", "2"]
