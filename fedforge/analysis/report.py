@@ -58,12 +58,13 @@ class _CurrentPythonKernels(KernelSpecManager):
         return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
 
 
-def inject_parameters(nb: nbformat.NotebookNode, **values: object) -> None:
+def inject_parameters(nb: nbformat.NotebookNode, note: str = "", **values: object) -> None:
     """Papermill-style: put a cell that overrides the `parameters`-tagged cell's defaults right after it."""
     tagged = [i for i, cell in enumerate(nb.cells) if "parameters" in cell.get("metadata", {}).get("tags", [])]
     if not tagged:
         raise AnalysisError("the notebook has no cell tagged 'parameters'; add the tag to its settings cell")
     source = "# Parameters injected by fedforge.analysis.report.run_analysis\n"
+    source += "".join(f"# {line}\n" for line in note.splitlines())
     source += "".join(f"{name} = {value!r}\n" for name, value in values.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     cell.id = "injected-parameters"
@@ -129,7 +130,8 @@ def run_analysis(cfg, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, d
     phases = {name: {"dataset": p.dataset, "strategy": p.strategy, "rounds": p.rounds} for name, p in cfg.phases.items()}
 
     nb = nbformat.read(notebook, as_version=4)
-    inject_parameters(nb, ARTIFACTS=str(root), OUT_DIR=str(staging), PHASES=phases)
+    inject_parameters(nb, note=f"OUT_DIR is a staging folder, renamed to {out} once every cell ran.",
+                      ARTIFACTS=str(root), OUT_DIR=str(staging), PHASES=phases)
     log.info("executing %s on phases %s", notebook, ", ".join(phases))
     try:
         execute_notebook(nb, cwd=Path.cwd(), timeout=timeout)
