@@ -15,6 +15,7 @@ import { ConnectionBadge, DataSourceBadge, RunStateBadge } from "@/components/St
 import { TokenProvider, useToken } from "@/components/TokenProvider";
 import { Topology } from "@/components/Topology";
 import { toSeconds } from "@/lib/format";
+import { latestMetrics } from "@/lib/runState";
 import { usePoll } from "@/lib/usePoll";
 import { useEventStream, type Connection } from "@/lib/useEventStream";
 
@@ -80,6 +81,13 @@ function Dashboard() {
     return out;
   }, [detailPoll.data]);
 
+  // The selected run's row follows the WebSocket too, so the table never lags the live view.
+  const shownRuns = useMemo(() => runs.map((r) => {
+    if (!live || r.run_id !== selectedId) return r;
+    const m = latestMetrics(live);
+    return { ...r, current_round: Math.max(r.current_round ?? 0, live.currentRound), metrics: m.acc != null || m.loss != null ? m : r.metrics };
+  }), [runs, live, selectedId]);
+
   const overall: Connection = runsPoll.error ? (runsPoll.data ? "reconnecting" : "offline") : selectedId ? connection : "live";
 
   return (
@@ -106,7 +114,7 @@ function Dashboard() {
         </TabsList>
         <TabsContent value="runs" forceMount className="flex flex-col gap-4 data-[state=inactive]:hidden">
           {runsPoll.data && runs.length === 0 && <EmptyState />}
-          {runs.length > 0 && <RunsOverview runs={runs} selected={selectedId} onSelect={select} now={now} />}
+          {runs.length > 0 && <RunsOverview runs={shownRuns} selected={selectedId} onSelect={select} now={now} />}
           {selectedId && live && (
             <Card data-testid="run-view" data-run-id={selectedId} data-events={live.eventCount}>
               <CardHeader className="flex flex-row flex-wrap items-start justify-between gap-2">

@@ -62,7 +62,6 @@ def test_live_run_topology_kpis_curves_and_node_detail(monitor, page, tmp_path):
     expect(page.get_by_test_id(f"run-row-{RUN_ID}").get_by_text("synthetic data")).to_be_visible()
     expect(page.get_by_test_id("kpi-round")).to_have_text("2/6")
     expect(page.get_by_test_id("chart-loss")).to_have_attribute("data-points", "2")
-    shot(page, "overview", folder=tmp_path)
 
     # New events reach the KPIs and curves through the WebSocket, without reloading, within a second.
     page.evaluate("window.__marker = 1")
@@ -73,6 +72,8 @@ def test_live_run_topology_kpis_curves_and_node_detail(monitor, page, tmp_path):
     page.wait_for_selector(f'[data-testid="kpi-acc"]:has-text("{expected_acc}")', timeout=1000)
     page.wait_for_selector('[data-testid="chart-loss"][data-points="3"]', timeout=1000)
     assert page.evaluate("window.__marker") == 1, "the page reloaded"
+    expect(page.get_by_test_id("topology-node-client_2")).to_have_attribute("data-state", "failed")
+    shot(page, "overview", folder=tmp_path)
 
     # Round 4 opens: the edges of the sampled clients carry traffic.
     monitor.post(rounds_upto(events, 4)[len(rounds_upto(events, 3)):][:2])  # round_started + server heartbeat
@@ -132,6 +133,15 @@ def test_dropped_websocket_reconnects_and_catches_up(monitor, page):
     # No event twice: the reconnect asked for seq > last seen.
     count = len(rounds_upto(events, 2))
     assert re.search(rf"\b{count} events\b", page.get_by_test_id("run-view").inner_text())
+
+
+def test_silent_nodes_turn_stale_then_lost(monitor, page):
+    # Events recorded long ago for a run that never finished: the monitor reports its nodes as lost.
+    monitor.post(rounds_upto(load_events(), 1), now=False)
+    open_dashboard(page, monitor)
+    for node in ["server", *CLIENTS]:
+        expect(page.get_by_test_id(f"topology-node-{node}")).to_have_attribute("data-liveness", "lost")
+    expect(page.get_by_test_id("topology-node-client_0")).to_contain_text("idle · lost")
 
 
 def test_finished_run_replays_from_stored_events(monitor, page):
