@@ -381,3 +381,4 @@ def run_deployment(cfg: Config, phase: str, app_config: dict) -> None:
     repo_root = Path(app_config.get("repo-root", ".")).resolve()
     with sigterm_as_interrupt(), Federation(repo_root / paths.deployment_dir(phase)) as fed:
         finish(fed, cfg, phase, launch(fed, cfg, phase, app_config))
+
