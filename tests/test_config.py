@@ -1,6 +1,8 @@
 """params.yaml validation: bad input stops with an error naming the key, the value and what is allowed."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fedforge import config
@@ -16,7 +18,7 @@ def test_repo_params_yaml_is_valid():
 def test_load_gives_frozen_typed_config(tiny_params_file):
     cfg = config.load(tiny_params_file)
     assert cfg.partition.num_clients == 2 and isinstance(cfg.data.synthetic.scale, float)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.partition.num_clients = 3  # frozen
 
 

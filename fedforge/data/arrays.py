@@ -11,6 +11,7 @@ import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class NpyWriter:
         self.tmp = self.path.with_name(f".{self.path.name}.tmp")
         self.rows = 0
 
-    def __enter__(self) -> "NpyWriter":
+    def __enter__(self) -> Self:
         self.file = open(self.tmp, "wb")
         np.lib.format.write_array_header_1_0(self.file, _header(self.shape, self.dtype))
         return self

@@ -58,7 +58,7 @@ def fetch_medmnist(data_root: str | Path, dataset: str, image_size: int, mirror:
     log.info("downloading %s -> %s", url, target)
     try:
         _fetch(url, staged)
-    except Exception as exc:  # urllib/http/OS errors all mean the same to the user: no file
+    except Exception as exc:  # noqa: BLE001 - urllib/http/OS/torchvision errors all mean the same here: no file
         raise DataError(
             f"data.source=medmnist: could not download {target.name} from {url} ({type(exc).__name__}: {exc}). "
             f"Expected md5 {md5}. Fix: copy {target.name} (md5 {md5}) to {target} "

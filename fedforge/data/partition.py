@@ -12,7 +12,6 @@ import math
 import os
 import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -57,7 +56,7 @@ def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: f
 def hold_out(indices: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) sorted index arrays: a seeded `fraction` of the client's images becomes its local val set."""
     shuffled = rng.permutation(indices)
-    n_val = int(round(len(indices) * fraction))
+    n_val = round(len(indices) * fraction)
     return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
 
 
@@ -89,7 +88,7 @@ def partition_stats(labels: np.ndarray, clients: dict, num_classes: int, **setti
         sizes[cid] = {"train": len(train), "val": len(val)}
         hists[cid] = {str(k): int(c) for k, c in enumerate(hist)}
         rows += [{"client": cid, "label": k, "count": int(c)} for k, c in enumerate(hist)]
-    stats = {**settings, "num_classes": num_classes, "total_train": int(len(labels)), "sizes": sizes,
+    stats = {**settings, "num_classes": num_classes, "total_train": len(labels), "sizes": sizes,
              "label_histograms": hists,
              "train_sizes": {"min": min(s["train"] for s in sizes.values()),
                              "max": max(s["train"] for s in sizes.values())}}

@@ -46,7 +46,7 @@ CHUNK_PIXELS = 4096 * 28 * 28  # rows per generated chunk scale down with image 
 def split_class_counts(dataset: str, split: str, scale: float) -> np.ndarray:
     """Images per class in one split: round(real size × scale) apportioned by the real class proportions."""
     counts = np.asarray(CLASS_COUNTS[dataset], dtype=np.int64)
-    total = int(round(SPLIT_SIZES[dataset][split] * scale))
+    total = round(SPLIT_SIZES[dataset][split] * scale)
     quota = counts * total  # exact integer largest-remainder apportionment (no float ties)
     share, remainder = quota // counts.sum(), quota % counts.sum()
     order = sorted(range(len(counts)), key=lambda k: (-remainder[k], k))

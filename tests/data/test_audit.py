@@ -24,8 +24,8 @@ def arrays(tmp_path_factory) -> dict[str, np.ndarray]:
 def audit(tmp_path, arrays, **overrides):
     path = tmp_path / "bloodmnist.npz"
     np.savez(path, **arrays)
-    settings = dict(source="synthetic", dataset="bloodmnist", sizes=SIZES, num_classes=8, image_size=28,
-                    official_md5="x" * 32)
+    settings = {"source": "synthetic", "dataset": "bloodmnist", "sizes": SIZES, "num_classes": 8, "image_size": 28,
+                "official_md5": "x" * 32}
     return audit_file(path, **{**settings, **overrides})
 
 
