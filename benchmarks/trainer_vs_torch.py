@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from fedforge import config
+from fedforge import config  # fedforge.train (imported next) sets OMP_WAIT_POLICY before torch loads OpenMP
 from fedforge.models.factory import build_model
 from fedforge.train.data import ArrayDataset
 from fedforge.train.trainer import fit, training_arguments
@@ -34,6 +33,8 @@ def make_arrays(folder: Path, n: int, size: int, classes: int, seed: int) -> Arr
 
 def torch_loop(model, ds: ArrayDataset, batch_size: int, lr: float, weight_decay: float, seed: int) -> float:
     """One epoch of the plainest loop: shuffled index batches, forward, backward, AdamW step. Returns seconds."""
+    import torch
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed)).numpy()
     model.train()
@@ -62,11 +63,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="measured epochs per path (after one warm-up each)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads for both paths")
     a = parser.parse_args()
+    import torch
+    import transformers
+
     cfg = config.load(a.params)
     c, size, classes = cfg.centralized, cfg.data.image_size, 8
     torch.set_num_threads(a.threads)
-    import transformers
-
     transformers.logging.set_verbosity_error()
     with tempfile.TemporaryDirectory() as tmp:
         ds = make_arrays(Path(tmp), a.images, size, classes, cfg.seed)

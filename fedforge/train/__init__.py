@@ -1,1 +1,1 @@
-"""fedforge.train"""
+"""fedforge.train: Trainer-based training, evaluation metrics and the device policy."""

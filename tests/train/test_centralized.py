@@ -59,7 +59,7 @@ def test_outputs_and_bit_for_bit_reproducibility(tmp_path, tiny_data):
 
 @pytest.mark.slow
 def test_cli_runs_the_same_function_and_reports_device_errors(tmp_path, tiny_data, capsys):
-    root, _ = _workdir(tmp_path, tiny_data, "cli", **{"device": "cuda", "device_fallback": "error"})
+    root, _ = _workdir(tmp_path, tiny_data, "cli", device="cuda", device_fallback="error")
     with contextlib.chdir(root):
         code = cli.main(["centralized", "--dataset", tiny_data.dataset])
     if code == 0:
