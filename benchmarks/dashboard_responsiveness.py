@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.dashboard.harness import Monitor, launch_browser, load_run, missing_requirements  # noqa: E402
+from tests.dashboard.harness import Monitor, launch_browser, load_run, missing_requirements
 
 
 def main() -> int:

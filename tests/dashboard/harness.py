@@ -59,7 +59,7 @@ class Monitor:
         self.proc: subprocess.Popen | None = None
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
-    def start(self, timeout: float = 60) -> "Monitor":
+    def start(self, timeout: float = 60) -> Monitor:
         env = {**os.environ, "FEDFORGE_MONITOR_TOKEN": self.token}
         cmd = [sys.executable, "-m", "fedforge.cli", "monitor", "--port", str(self.port), "--db", str(self.db),
                "--dashboard", str(DIST)]
@@ -126,7 +126,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def load_run(monitor: Monitor, page, *, seconds: float, per_minute: int = 1000, click_every: float = 1.0) -> dict:

@@ -14,6 +14,6 @@ DASHBOARD = REPO / "dashboard"
 def test_generated_types_are_current():
     if shutil.which("node") is None or not (DASHBOARD / "node_modules" / "openapi-typescript").is_dir():
         pytest.skip("needs node and dashboard/node_modules: cd dashboard && npm ci")
-    result = subprocess.run(["node", "scripts/gen-api.mjs", "--check"], cwd=DASHBOARD, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(["node", "scripts/gen-api.mjs", "--check"], check=False, cwd=DASHBOARD, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr + result.stdout

@@ -10,6 +10,7 @@ import os
 import re
 
 import pytest
+
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e \".[dev]\" for playwright").expect
 
 from tests.dashboard.harness import REPO, load_events, load_run
