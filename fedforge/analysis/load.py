@@ -59,13 +59,26 @@ class AnalysisInputs:
 
     phases: dict[str, PhaseRun]
     centralized: dict[str, dict]
+    data_note: str = ""  # e.g. "synthetic twin of MedMNIST, scale 1.0, 28 px"; every figure shows it
 
     @property
     def data_sources(self) -> list[str]:
-        """Which data the numbers come from ('synthetic' / 'medmnist'), so every figure can say it."""
+        """Which data the numbers come from ('synthetic' / 'medmnist'), as the outputs themselves record it."""
         found = [run.metrics.get("data_source") for run in self.phases.values()]
         found += [m.get("data_source") for m in self.centralized.values()]
         return sorted({s for s in found if s})
+
+    @property
+    def source_note(self) -> str:
+        """What the figures say about their data: the params' description, else the recorded sources."""
+        return self.data_note or f"data: {', '.join(self.data_sources) or 'unknown source'}"
+
+
+def describe_data(data: dict) -> str:
+    """One line naming the data behind the numbers, from {source, scale, image_size} (params.yaml `data`)."""
+    if data["source"] == "synthetic":
+        return f"synthetic twin of MedMNIST, scale {data['scale']}, {data['image_size']} px"
+    return f"MedMNIST, {data['image_size']} px"
 
 
 def read_rounds(path: str | Path) -> pd.DataFrame:
@@ -123,8 +136,9 @@ def required_files(phases: dict[str, dict], root: Path = paths.ARTIFACTS) -> lis
     return needed
 
 
-def load_inputs(phases: dict[str, dict], root: str | Path = paths.ARTIFACTS) -> AnalysisInputs:
-    """Read all phase outputs and baselines named by `phases` ({name: {dataset, strategy, ...}})."""
+def load_inputs(phases: dict[str, dict], root: str | Path = paths.ARTIFACTS, data: dict | None = None) -> AnalysisInputs:
+    """Read all phase outputs and baselines named by `phases` ({name: {dataset, strategy, ...}}); with
+    `data` ({source, scale, image_size}) also check the outputs were made from that source."""
     root = Path(root)
     if not phases:
         raise MalformedOutputError("no phases to analyse: params.yaml `phases` is empty")
@@ -141,4 +155,8 @@ def load_inputs(phases: dict[str, dict], root: str | Path = paths.ARTIFACTS) -> 
                               metrics=read_metrics(folder / "metrics.json"))
     centralized = {run.dataset: read_metrics(paths.centralized_dir(run.dataset, root) / "metrics.json")
                    for run in runs.values()}
-    return AnalysisInputs(phases=runs, centralized=centralized)
+    inputs = AnalysisInputs(phases=runs, centralized=centralized, data_note=describe_data(data) if data else "")
+    if data and inputs.data_sources not in ([], [data["source"]]):
+        raise MalformedOutputError(f"the phase outputs were made from {inputs.data_sources} data but params.yaml "
+                                   f"says data.source={data['source']}; run `dvc repro` to rebuild them")
+    return inputs

@@ -19,10 +19,6 @@ GLOBAL_METRICS = (("test_acc", "acc", "test ACC"), ("test_auc", "auc", "test AUC
 DPI = 110
 
 
-def _source_note(inputs: AnalysisInputs) -> str:
-    return f"data: {', '.join(inputs.data_sources) or 'unknown source'}"
-
-
 def convergence_figure(inputs: AnalysisInputs) -> Figure:
     """Per-round global test ACC / AUC / loss of each phase against its dataset's centralized result."""
     runs = list(inputs.phases.values())
@@ -38,7 +34,7 @@ def convergence_figure(inputs: AnalysisInputs) -> Figure:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
         row[0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"Convergence per phase vs centralized baseline ({_source_note(inputs)})")
+    fig.suptitle(f"Convergence per phase vs centralized baseline ({inputs.source_note})")
     fig.tight_layout()
     return fig
 
@@ -75,7 +71,7 @@ def gap_figure(inputs: AnalysisInputs) -> Figure:
         ax.set_ylim(0, 1.1)
         ax.set_title(f"final test {title}", fontsize=10)
     axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"Federated minus centralized, per dataset ({_source_note(inputs)})")
+    fig.suptitle(f"Federated minus centralized, per dataset ({inputs.source_note})")
     fig.tight_layout()
     return fig
 
@@ -109,7 +105,7 @@ def client_spread_figure(inputs: AnalysisInputs) -> Figure:
         ax.set_ylabel("client train loss")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Per-client train loss spread ({_source_note(inputs)})")
+    fig.suptitle(f"Per-client train loss spread ({inputs.source_note})")
     fig.tight_layout()
     return fig
 
@@ -123,7 +119,7 @@ def communication_figure(inputs: AnalysisInputs) -> Figure:
         ax.plot(megabytes, run.rounds["test_acc"], marker="o", label=run.label)
     ax.set_xlabel("cumulative communication (MB, down + up)")
     ax.set_ylabel("global test ACC")
-    ax.set_title(f"What accuracy the bytes bought ({_source_note(inputs)})", fontsize=10)
+    ax.set_title(f"What accuracy the bytes bought ({inputs.source_note})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -187,4 +183,4 @@ def phase_table(inputs: AnalysisInputs) -> str:
                      f"| {len(run.rounds)} | {fl['acc']:.3f} | {fl['auc']:.3f} | {fl['balanced_acc']:.3f} "
                      f"| {central['acc']:.3f} | {central['auc']:.3f} | {fl['acc'] - central['acc']:+.3f} "
                      f"| {megabytes:.1f} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + f"\n\n_Data: {inputs.source_note.removeprefix('data: ')}._\n"

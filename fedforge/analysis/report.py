@@ -128,10 +128,11 @@ def run_analysis(cfg, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, d
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     phases = {name: {"dataset": p.dataset, "strategy": p.strategy, "rounds": p.rounds} for name, p in cfg.phases.items()}
+    data = {"source": cfg.data.source, "scale": cfg.data.synthetic.scale, "image_size": cfg.data.image_size}
 
     nb = nbformat.read(notebook, as_version=4)
     inject_parameters(nb, note=f"OUT_DIR is a staging folder, renamed to {out} once every cell ran.",
-                      ARTIFACTS=str(root), OUT_DIR=str(staging), PHASES=phases)
+                      ARTIFACTS=str(root), OUT_DIR=str(staging), PHASES=phases, DATA=data)
     log.info("executing %s on phases %s", notebook, ", ".join(phases))
     try:
         execute_notebook(nb, cwd=Path.cwd(), timeout=timeout)

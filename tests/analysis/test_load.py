@@ -80,3 +80,8 @@ def test_reads_what_the_federation_writes(tmp_path):
     assert rounds.loc[0, "clients_failed"] == "client_1" and rounds.loc[0, "bytes_up"] == 500
     assert rounds.loc[0, "train_loss.client_0"] == pytest.approx(1.1)
     assert math.isnan(rounds.loc[0, "train_loss.client_1"])
+
+
+def test_outputs_from_another_data_source_than_params_are_refused(phase_outputs, phases):
+    with pytest.raises(MalformedOutputError, match="data.source=medmnist; run `dvc repro`"):
+        load_inputs(phases, phase_outputs, {"source": "medmnist", "scale": 1.0, "image_size": 28})

@@ -44,6 +44,7 @@ def test_stage_writes_notebook_html_figures_and_readme_copies(cfg, phase_outputs
     assert html.count('src="data:image/png;base64,') == len(FIGURES)
     assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", html), "HTML must not load scripts from the network"
     assert "| A | bloodmnist |" in (out / "phase_table.md").read_text()
+    assert "_Data: synthetic twin of MedMNIST, scale" in (out / "phase_table.md").read_text()
 
 
 def test_second_run_on_same_inputs_gives_same_bytes(cfg, phase_outputs, tmp_path):
