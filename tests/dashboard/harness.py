@@ -50,7 +50,8 @@ def load_events(path: Path = FIXTURE) -> list[dict]:
 class Monitor:
     """`fedforge monitor` on a free port with its own DB; restartable on the same port and DB."""
 
-    def __init__(self, workdir: Path, token: str = "e2e-token", port: int | None = None):
+    def __init__(self, workdir: Path, token: str = "e2e-token", port: int | None = None, root: Path = REPO):
+        self.root = root  # the monitor reads params.yaml and artifacts/*/metrics.json from its working dir
         self.db = workdir / "monitor.db"
         self.log = workdir / "monitor.log"
         self.token = token
@@ -64,7 +65,7 @@ class Monitor:
         cmd = [sys.executable, "-m", "fedforge.cli", "monitor", "--port", str(self.port), "--db", str(self.db),
                "--dashboard", str(DIST)]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

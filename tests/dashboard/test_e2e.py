@@ -6,14 +6,16 @@ Screenshots land in docs/screenshots/ (committed; README shows them).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 
 import pytest
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e \".[dev]\" for playwright").expect
 
-from tests.dashboard.harness import REPO, load_events, load_run
+from tests.dashboard.harness import REPO, Monitor, load_events, load_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -166,3 +168,34 @@ def test_stays_responsive_at_1000_events_a_minute(monitor, page):
     assert stats["events"] == 250
     assert stats["clicks"] >= 10
     expect(page.get_by_test_id("connection")).to_have_attribute("data-connection", "live")
+
+
+def test_phase_comparison_shows_phases_next_to_baselines(page, tmp_path):
+    root = tmp_path / "repo"  # a repo root with params.yaml and two finished stages' metrics.json
+    root.mkdir()
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    metrics = {
+        root / "artifacts/federated/A/metrics.json": {"test": {"acc": 0.861, "auc": 0.977, "balanced_acc": 0.842,
+                                                               "loss": 0.41}, "rounds": 5, "dataset": "bloodmnist",
+                                                      "strategy": "fedavg", "data_source": "synthetic"},
+        root / "artifacts/centralized/bloodmnist/metrics.json": {"test": {"acc": 0.902, "auc": 0.988,
+                                                                          "balanced_acc": 0.889, "loss": 0.3},
+                                                                 "epochs": 3, "data_source": "synthetic"},
+    }
+    for path, data in metrics.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+    monitor = Monitor(tmp_path, root=root).start()
+    try:
+        page.goto(monitor.url + "/")
+        page.get_by_test_id("empty-state").wait_for()
+        expect(page.get_by_test_id("phases-table")).to_contain_text("dermamnist")
+        page.get_by_test_id("tab-compare").click()
+        phase = page.get_by_test_id("comparison-federated-A")
+        expect(phase).to_contain_text("0.861")
+        expect(phase).to_contain_text("-0.041")  # against the centralized bloodmnist baseline
+        expect(page.get_by_test_id("comparison-centralized-bloodmnist")).to_contain_text("0.902")
+        shot(page, "comparison", page.get_by_test_id("comparison-table"), tmp_path)
+    finally:
+        monitor.stop()
+        monitor.http.close()
