@@ -3,6 +3,7 @@ pause holds it (no round starts while paused), resume continues, stop ends it wi
 non-zero exit; every event of events.jsonl reaches the monitor exactly once."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,19 +65,29 @@ def control(url, run_id, action):
     return r.json()
 
 
-@pytest.mark.slow
-def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
+def start_phase(tmp_path, url: str, rounds: int) -> tuple[subprocess.Popen, object]:
+    """`fedforge federate --phase T` in a tiny repo, reporting to the monitor at `url`."""
     repo = tmp_path / "repo"
     fl_conftest.write_tiny_data(repo)
-    raw = fl_conftest.tiny_raw(rounds=ROUNDS)
-    (repo / "params.yaml").write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "FEDFORGE_MONITOR_URL": live_monitor.url, "FEDFORGE_MONITOR_TOKEN": TOKEN,
+    (repo / "params.yaml").write_text(yaml.safe_dump(fl_conftest.tiny_raw(rounds=rounds)))
+    env = {**os.environ, "FEDFORGE_MONITOR_URL": url, "FEDFORGE_MONITOR_TOKEN": TOKEN,
            "FLWR_HOME": str(tmp_path / "flwr"), "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "FEDFORGE_FAULTS": ""}
-    url = live_monitor.url
     with open(tmp_path / "phase.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "fedforge.cli", "federate", "--phase", "T"], cwd=repo,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc, repo
+
+
+def replay_log(repo) -> list[dict]:
+    path = repo / paths.federated_dir("T") / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.slow
+def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
+    url = live_monitor.url
+    proc, repo = start_phase(tmp_path, url, ROUNDS)
     try:
         run_id = wait_for(lambda: find_run(url), 180, "run_started at the monitor")
         assert control(url, run_id, "pause") == {"run_id": run_id, "previous": "running", "state": "paused"}
@@ -118,3 +129,50 @@ def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
     assert {n["node_id"] for n in detail["nodes"]} == {"server", "client_0", "client_1"}
     audit = httpx.get(f"{url}/api/runs/{run_id}/audit").json()
     assert [(a["action"], a["accepted"]) for a in audit] == [("pause", True), ("resume", True), ("stop", True)]
+
+
+@pytest.mark.slow
+def test_monitor_outage_during_a_live_phase(tmp_path, live_monitor):
+    """Stop the monitor for several rounds of a running phase, start it again: every event arrives once."""
+    url = live_monitor.url
+    proc, repo = start_phase(tmp_path, url, rounds=5)
+    try:
+        run_id = wait_for(lambda: find_run(url), 180, "run_started at the monitor")
+        control(url, run_id, "pause")  # hold the run at round 1, so the outage surely spans several rounds
+        wait_for(lambda: held_events(url, run_id), 120, "the run to hold after its first round")
+        live_monitor.stop()  # the paused run sees an unreachable monitor as "running" and goes on
+        wait_for(lambda: count(replay_log(repo), "round_completed") >= 3, 180, "two rounds during the outage")
+        assert count(events_at_rest(live_monitor), "round_completed") <= 1
+        live_monitor.start()
+        # The monitor remembers the pause: once it is back the run holds again at its next round, so resume.
+        if httpx.get(f"{url}/api/runs/{run_id}/state").json()["state"] == "paused":
+            control(url, run_id, "resume")
+        code = proc.wait(300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert code == 0, (tmp_path / "phase.log").read_text(errors="replace")[-3000:]  # the outage did not hurt the run
+    lines = replay_log(repo)
+    assert lines[-1]["type"] == "run_finished" and lines[-1]["status"] == "completed"
+    stored = wait_for(lambda: all_events(url, run_id, len(lines)), 30, "the spooled events to arrive")
+    assert [e["seq"] for e in stored] == [e["seq"] for e in lines] == list(range(len(lines)))
+    assert [e["type"] for e in stored] == [e["type"] for e in lines]
+    run = httpx.get(f"{url}/api/runs/{run_id}").json()
+    assert run["state"] == "completed" and run["current_round"] == 5 and len(run["rounds"]) == 5
+    assert [a["action"] for a in httpx.get(f"{url}/api/runs/{run_id}/audit").json()][0] == "pause"
+
+
+def all_events(url, run_id, n):
+    evs = events(url, run_id)
+    return evs if len(evs) >= n else None
+
+
+def events_at_rest(monitor) -> list[dict]:
+    """Events in the stopped monitor's database (read directly: nothing is serving it)."""
+    from fedforge.monitor.core.db import Store
+    store = Store(monitor.db_path)
+    try:
+        return [json.loads(body) for run in store.runs() for _, body in store.events_since(run["run_id"])]
+    finally:
+        store.close()
