@@ -5,6 +5,7 @@ import type { Liveness, RunState, RunSummary } from "@/api/types";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Button } from "@/components/ui/button";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { AuditLog } from "@/components/AuditLog";
 import { ComparisonView } from "@/components/ComparisonView";
 import { NodeDetail } from "@/components/NodeDetail";
 import { PhasesPanel } from "@/components/PhasesPanel";
@@ -62,6 +63,7 @@ function Dashboard() {
   const summary = runs.find((r) => r.run_id === selectedId) ?? null;
   const { run: live, connection } = useEventStream(selectedId);
   const detailPoll = usePoll(() => (selectedId ? api.run(selectedId) : Promise.resolve(null)), 3000, [selectedId]);
+  const auditPoll = usePoll(() => (selectedId ? api.audit(selectedId) : Promise.resolve([])), 5000, [selectedId]);
   const [stateOverride, setStateOverride] = useState<{ runId: string; state: RunState; at: number } | null>(null);
   const [openNode, setOpenNode] = useState<string | null>(null);
 
@@ -140,6 +142,7 @@ function Dashboard() {
                     onChanged={(s) => {
                       setStateOverride({ runId: selectedId, state: s, at: Date.now() });
                       runsPoll.refresh();
+                      auditPoll.refresh();
                     }}
                   />
                 )}
@@ -155,6 +158,7 @@ function Dashboard() {
                     <RoundCurves run={live} />
                   </section>
                 </div>
+                <AuditLog entries={auditPoll.data ?? []} />
               </CardContent>
             </Card>
           )}

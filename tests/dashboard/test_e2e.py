@@ -116,6 +116,7 @@ def test_pause_and_resume_through_the_ui_with_the_token(monitor, page):
     assert not page.get_by_test_id("token-dialog").is_visible()
     audit = monitor.http.get(f"/api/runs/{RUN_ID}/audit").json()
     assert [a["action"] for a in audit] == ["pause", "resume"]
+    expect(page.get_by_test_id("audit-log")).to_contain_text("Control history (2)")
 
 
 def test_dropped_websocket_reconnects_and_catches_up(monitor, page):

@@ -1,5 +1,5 @@
 // Typed fetch layer for the monitor's REST API: every failure becomes an ApiError with a sentence a user can act on.
-import type { Comparison, ControlResult, PhaseInfo, RunDetail, RunSummary } from "./types";
+import type { AuditEntry, Comparison, ControlResult, PhaseInfo, RunDetail, RunSummary } from "./types";
 
 export class ApiError extends Error {
   status: number;
@@ -59,6 +59,7 @@ const enc = encodeURIComponent;
 export const api = {
   runs: () => request<RunSummary[]>("/api/runs"),
   run: (runId: string) => request<RunDetail>(`/api/runs/${enc(runId)}`),
+  audit: (runId: string) => request<AuditEntry[]>(`/api/runs/${enc(runId)}/audit`),
   phases: () => request<PhaseInfo[]>("/api/phases"),
   comparison: () => request<Comparison>("/api/comparison"),
   checkToken: (token: string) => request<null>("/api/auth/check", { token }),
