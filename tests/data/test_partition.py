@@ -70,6 +70,7 @@ def test_run_partition_outputs(tiny_data):
     stats = json.loads((tiny_data.partition_dir / "stats.json").read_text())
     train0 = np.load(indices / "client_0_train.npy")
     assert stats["sizes"]["client_0"]["train"] == len(train0) and stats["preset"] == "moderate"
+    assert 0 < stats["label_skew"] < 1
     rows = json.loads((tiny_data.partition_dir / "label_histogram.json").read_text())
     assert {r["client"] for r in rows} == {"client_0", "client_1"}
     assert sum(r["count"] for r in rows if r["client"] == "client_0") == len(train0)
