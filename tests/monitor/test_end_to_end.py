@@ -49,6 +49,17 @@ def held_events(url, run_id):
     return evs if done >= 1 and done == count(evs, "round_started") else None
 
 
+def wait_for_hold(url, run_id, timeout=120):
+    """Events once the run holds: no round in flight, and still so 1.5 s later (telemetry is batched, so a
+    round that started just before the pause took effect would show up within that time)."""
+    def steady():
+        first = held_events(url, run_id)
+        time.sleep(1.5)
+        second = held_events(url, run_id)
+        return second if first and second and count(first, "round_started") == count(second, "round_started") else None
+    return wait_for(steady, timeout, "the run to hold (no round in flight)")
+
+
 def finished_events(url, run_id):
     evs = events(url, run_id)
     return evs if count(evs, "run_finished") else None
@@ -93,7 +104,7 @@ def test_pause_resume_stop_a_live_phase(tmp_path, live_monitor):
         assert control(url, run_id, "pause") == {"run_id": run_id, "previous": "running", "state": "paused"}
 
         # The server finishes the round in flight, then holds before the next one.
-        held = wait_for(lambda: held_events(url, run_id), 120, "the round in flight to complete")
+        held = wait_for_hold(url, run_id)
         rounds_before = count(held, "round_started")
         time.sleep(3.0)  # six control polls
         during = events(url, run_id)
@@ -139,7 +150,7 @@ def test_monitor_outage_during_a_live_phase(tmp_path, live_monitor):
     try:
         run_id = wait_for(lambda: find_run(url), 180, "run_started at the monitor")
         control(url, run_id, "pause")  # hold the run at round 1, so the outage surely spans several rounds
-        wait_for(lambda: held_events(url, run_id), 120, "the run to hold after its first round")
+        wait_for_hold(url, run_id)
         live_monitor.stop()  # the paused run sees an unreachable monitor as "running" and goes on
         wait_for(lambda: count(replay_log(repo), "round_completed") >= 3, 180, "two rounds during the outage")
         assert count(events_at_rest(live_monitor), "round_completed") <= 1
@@ -160,7 +171,7 @@ def test_monitor_outage_during_a_live_phase(tmp_path, live_monitor):
     assert [e["type"] for e in stored] == [e["type"] for e in lines]
     run = httpx.get(f"{url}/api/runs/{run_id}").json()
     assert run["state"] == "completed" and run["current_round"] == 5 and len(run["rounds"]) == 5
-    assert [a["action"] for a in httpx.get(f"{url}/api/runs/{run_id}/audit").json()][0] == "pause"
+    assert httpx.get(f"{url}/api/runs/{run_id}/audit").json()[0]["action"] == "pause"
 
 
 def all_events(url, run_id, n):
