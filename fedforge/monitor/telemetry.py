@@ -99,6 +99,9 @@ class Telemetry:
                     "ts": fields.pop("ts", time.time()), **fields}
             event = parse_event(data)  # raises pydantic.ValidationError on a bad field: a caller bug
             line = event.model_dump_json()
+            if self._log.closed:  # a late emit from another thread (e.g. a heartbeat) after close()
+                log.debug("telemetry: closed; dropping %s seq %d", event_type, self._seq)
+                return event
             self._log.write(line + "\n")
             self._log.flush()
             self._seq += 1

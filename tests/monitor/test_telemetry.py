@@ -40,6 +40,14 @@ def test_without_url_only_events_jsonl(tmp_path, monkeypatch):
     assert t._thread is None
 
 
+def test_emit_after_close_is_harmless(tmp_path):
+    t = Telemetry("run-1", "A", tmp_path / "events.jsonl", url=None)
+    t.emit("heartbeat", node="server")
+    t.close()
+    t.emit("heartbeat", node="server")  # e.g. a heartbeat thread racing the end of the run
+    assert len(lines(tmp_path / "events.jsonl")) == 1
+
+
 def test_invalid_event_raises_and_is_not_written(tmp_path):
     t = Telemetry("run-1", "A", tmp_path / "events.jsonl", url=None)
     with pytest.raises(pydantic.ValidationError, match="round"):
