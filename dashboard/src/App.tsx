@@ -117,7 +117,7 @@ function Dashboard() {
         <TabsContent value="runs" forceMount className="flex flex-col gap-4 data-[state=inactive]:hidden">
           {runsPoll.data && runs.length === 0 && <EmptyState />}
           {runs.length > 0 && <RunsOverview runs={shownRuns} selected={selectedId} onSelect={select} now={now} />}
-          {selectedId && live && (
+          {selectedId && live && (summary || live.eventCount > 0) && (
             <Card data-testid="run-view" data-run-id={selectedId} data-events={live.eventCount}>
               <CardHeader className="flex flex-row flex-wrap items-start justify-between gap-2">
                 <div className="grid gap-1">
