@@ -74,7 +74,8 @@ class PhaseRun:
         self.telemetry = Telemetry(run_id, self.phase_name, events, url=self.cfg.monitor.url, token=token)
         self.control = RunControl(self.cfg.monitor.url, token, run_id)
         beat = threading.Event()
-        threading.Thread(target=self._heartbeat, args=(beat,), daemon=True).start()
+        heart = threading.Thread(target=self._heartbeat, args=(beat,), name=f"heartbeat-{run_id}", daemon=True)
+        heart.start()
         try:
             self._run(grid, resumed)
             self._finish(started)
@@ -86,6 +87,7 @@ class PhaseRun:
             raise
         finally:
             beat.set()
+            heart.join(timeout=5)
             self.telemetry.close()
 
     def _heartbeat(self, stop: threading.Event) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -41,7 +44,7 @@ def _processes_started_in(folder: Path) -> list[str]:
 @pytest.fixture(autouse=True)
 def _no_process_left_behind(tmp_path):
     yield
-    deadline = time.monotonic() + 10  # a SIGTERMed process may still be exiting
+    deadline = time.monotonic() + 20  # a SIGTERMed process may still be exiting
     while (left := _processes_started_in(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, f"processes left behind: {left}"
@@ -125,3 +128,34 @@ def test_failed_run_raises_with_the_serverapp_log(tiny_repo):
     app_config["phase"] = "NOPE"  # the ServerApp raises ConfigError naming the phases params define
     with pytest.raises(DeploymentError, match="finished:failed"):
         deployment.run_deployment(cfg, "T", app_config)
+
+
+STAGE = """
+import sys
+from pathlib import Path
+from fedforge import config
+from fedforge.fl import appconfig, deployment
+cfg = config.parse(__import__("json").loads(sys.argv[2]))
+deployment.run_deployment(cfg, "T", appconfig.app_config(cfg, "T", "deployment", repo_root=Path(sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_stage_killed_mid_round_leaves_no_flower_process(tiny_repo, sig):
+    raw = tiny_raw()
+    raw["federation"]["engine"] = "deployment"
+    stage = subprocess.Popen([sys.executable, "-c", STAGE, str(tiny_repo), json.dumps(raw)], cwd=tiny_repo,
+                             start_new_session=True)
+    try:
+        events = tiny_repo / OUT / "events.jsonl"
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and '"round_started"' not in (events.read_text() if events.exists() else ""):
+            assert stage.poll() is None, "the stage ended before round 1 started"
+            time.sleep(0.5)
+        assert len(_processes_started_in(tiny_repo)) >= 5  # SuperLink, SuperExecs, 2 SuperNodes, ServerApp ...
+        stage.send_signal(sig)
+        assert stage.wait(timeout=60) != 0
+    finally:
+        if stage.poll() is None:
+            stage.kill()
+    # the autouse fixture asserts that nothing started in tiny_repo is still alive

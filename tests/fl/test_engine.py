@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
+
+import psutil
 
 import pytest
 
@@ -69,6 +72,8 @@ def test_same_params_give_identical_metrics_and_model(tiny_repo, tmp_path_factor
 def test_a_failing_client_is_tolerated_and_recorded(tiny_repo, monkeypatch):
     monkeypatch.setenv("FEDFORGE_FAULTS", "client_1:train:2")
     metrics = run(tiny_repo, min_clients=1)
+    assert psutil.Process().children(recursive=True) == []  # the local engine starts no process
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("heartbeat-", "telemetry-"))]
     assert metrics["rounds"] == 2
     rows = rounds(tiny_repo)
     assert rows[0]["clients_failed"] == "" and rows[1]["clients_failed"] == "client_1"
