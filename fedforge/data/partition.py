@@ -37,7 +37,7 @@ def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: f
     table = Dataset.from_dict({"index": np.arange(len(labels)), "label": labels})
     if preset == "iid":
         partitioner = IidPartitioner(num_partitions=num_clients)
-        partitioner.dataset = table.shuffle(seed=seed).flatten_indices()
+        partitioner.dataset = table.shuffle(seed=seed)
     else:
         partitioner = DirichletPartitioner(num_partitions=num_clients, partition_by="label", alpha=float(alpha),
                                            min_partition_size=min_size, self_balancing=True, shuffle=False,
@@ -46,7 +46,8 @@ def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: f
     try:
         with warnings.catch_warnings():  # it warns on every retry; the final failure is what matters
             warnings.simplefilter("ignore")
-            return [np.asarray(partitioner.load_partition(i)["index"], dtype=np.int64) for i in range(num_clients)]
+            # [:] reads the column as one batch; partition["index"] would iterate row by row (datasets 4.x Column)
+            return [np.asarray(partitioner.load_partition(i)[:]["index"], dtype=np.int64) for i in range(num_clients)]
     except ValueError as exc:
         raise DataError(f"partition: preset {preset} (alpha {alpha}) could not give each of {num_clients} clients "
                         f"at least {min_size} images in 10 Dirichlet draws ({exc}); lower partition.min_client_size "
