@@ -1,5 +1,6 @@
 """Property-based API testing from the OpenAPI schema (schemathesis over ASGI): no input gives a 5xx,
 and every response matches its documented schema. Runs with and without the bearer token."""
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from .conftest import AUTH, TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = {"count": 0}
+EXAMPLES = int(os.environ.get("FEDFORGE_SCHEMATHESIS_EXAMPLES", "25"))  # per operation and auth mode
 
 
 def _app(tmp: Path):
@@ -37,7 +39,7 @@ schema = _schema()
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @pytest.mark.parametrize("auth", [True, False], ids=["token", "no-token"])
 def test_api_never_5xx(case, auth):
     CASES["count"] += 1
