@@ -54,4 +54,13 @@ describe("run state folded from events", () => {
     expect(run.nodes.client_1.state).toBe("evaluating");
     expect(run.nodes.client_1.lastSeen).toBe(1_800_000_000);
   });
+
+  it("shows traffic when a heartbeat says the server sent a client evaluation work", () => {
+    const events = phaseEvents(1, { finish: false });
+    let run = applyEvents(emptyRun("x"), events.slice(0, events.findIndex((e) => e.type === "round_completed")));
+    expect(run.nodes.client_0.traffic).toBe("up");
+    run = applyEvent(run, { run_id: "A-20261129-1", phase: "A", seq: 99, ts: 1_700_000_100, type: "heartbeat", node: "client_0", state: "evaluating" });
+    expect(run.nodes.client_0.traffic).toBe("down");
+    expect(run.nodes.client_0.state).toBe("evaluating");
+  });
 });

@@ -174,7 +174,12 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
       return next;
     }
     case "heartbeat":
-      return withNode(next, ev.node, (n) => ({ ...n, lastSeen: ev.ts, state: ev.state ?? n.state }));
+      return withNode(next, ev.node, (n) => {
+        const state = ev.state ?? n.state;
+        // A client turning busy has just been sent work (train or evaluate): show it on its edge.
+        const startsWork = n.kind === "client" && (state === "training" || state === "evaluating") && state !== n.state;
+        return { ...n, lastSeen: ev.ts, state, traffic: startsWork ? "down" : n.traffic };
+      });
     default:
       return next;
   }
