@@ -9,7 +9,7 @@ export FLWR_DISABLE_UPDATE_CHECK := 1
 export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test test-fast lint dashboard clean-artifacts help
+.PHONY: setup demo test test-fast lint dashboard help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,7 +23,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@
 
-dashboard/dist/index.html: dashboard/package-lock.json $(shell find dashboard/src dashboard/index.html -type f 2>/dev/null)
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/scripts dashboard/index.html dashboard/package.json \
+                       dashboard/vite.config.ts -type f 2>/dev/null)
+dashboard/dist/index.html: dashboard/package-lock.json $(DASHBOARD_SOURCES)
 	cd dashboard && npm ci --no-audit --no-fund && npm run build
 
 dashboard: dashboard/dist/index.html  ## install and build the dashboard (served by `fedforge monitor`)
