@@ -36,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fedforge.monitor.app import create_app
+    from fedforge.monitor.core.settings import LOOPBACK_HOSTS
 
     token, created = ensure_token(args.db)
     if created:
@@ -43,8 +44,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"FedForge monitor token (stored in {token_path(args.db)}, mode 0600):\n  {token}", flush=True)
     # Phases launched from the dashboard report back here whatever params.yaml's monitor.url says.
     public_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    loopback = args.host in ("127.0.0.1", "localhost")
     app = create_app(args.db, dashboard_dir=args.dashboard, token=token,
-                     public_url=f"http://{public_host}:{args.port}")
+                     public_url=f"http://{public_host}:{args.port}",
+                     allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     log.info("monitor on http://%s:%d (db %s)", args.host, args.port, args.db)
     # Events are small JSON messages: per-message deflate would cost CPU per message per subscriber.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",

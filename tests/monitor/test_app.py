@@ -56,3 +56,11 @@ def test_openapi_export_is_complete(tmp_path):
     names = set(schema["components"]["schemas"])
     assert {"RunSummary", "RunDetail", "NodeInfo", "RoundRow", "RunStarted", "Heartbeat", "AuditEntry"} <= names
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_trusted_hosts_refuse_dns_rebinding(db_path):
+    app = create_app(db_path, token=TOKEN, allowed_hosts=("127.0.0.1", "localhost"))
+    with TestClient(app, base_url="http://127.0.0.1:8090") as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/health", headers={"host": "localhost:8090"}).status_code == 200
+        assert client.get("/api/runs", headers={"host": "evil.example:8090"}).status_code == 400

@@ -12,6 +12,9 @@ MAX_BODY_BYTES = 1024 * 1024       # POST bodies above 1 MiB get 413 (telemetry 
 MAX_EVENTS_PER_REQUEST = 5000      # more events in one batch is a 422 naming the limit
 WS_QUEUE_SIZE = 10_000             # events buffered per WebSocket subscriber before it is told to reconnect
 
+# Host headers accepted when serving on loopback: refuses DNS-rebinding pages (evil.example -> 127.0.0.1).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
 # The dashboard's Vite dev server; the built dashboard is served by the monitor itself (same origin).
 DEV_ORIGINS = ("http://127.0.0.1:5173", "http://localhost:5173")
 
@@ -30,6 +33,7 @@ class Settings:
     phase_command: tuple[str, ...] = PHASE_COMMAND
     public_url: str | None = None      # handed to launched phases as FEDFORGE_MONITOR_URL
     cors_origins: tuple[str, ...] = DEV_ORIGINS
+    allowed_hosts: tuple[str, ...] | None = None  # None = any Host header (tests); the CLI sets LOOPBACK_HOSTS
     stale_after: float = STALE_AFTER_S
     lost_after: float = LOST_AFTER_S
     max_body_bytes: int = MAX_BODY_BYTES
