@@ -27,15 +27,15 @@ pytestmark = pytest.mark.slow
 OUT = "artifacts/federated/T"
 
 
-def _processes_started_in(folder: Path) -> list[str]:
+def _processes_started_in(folder: Path) -> list[psutil.Process]:
     """Live processes (not zombies) whose working directory is inside `folder`: ours all start there."""
     found = []
-    for p in psutil.process_iter(["pid", "cmdline", "status"]):
+    for p in psutil.process_iter(["pid", "status"]):
         if p.info["pid"] == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
             continue
         try:
             if Path(p.cwd()).is_relative_to(folder):
-                found.append(f"{p.info['pid']}: {' '.join(p.info['cmdline'] or [])}")
+                found.append(p)
         except psutil.Error:
             continue
     return found
@@ -47,7 +47,10 @@ def _no_process_left_behind(tmp_path):
     deadline = time.monotonic() + 20  # a SIGTERMed process may still be exiting
     while (left := _processes_started_in(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not left, f"processes left behind: {left}"
+    described = [f"{p.pid}: {' '.join(p.cmdline())}" for p in left if p.is_running()]
+    for p in left:  # clean up before failing, so one broken test does not burden the next
+        p.kill()
+    assert not described, f"processes left behind: {described}"
 
 
 def _rounds(root: Path) -> list[dict]:
