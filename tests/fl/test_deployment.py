@@ -5,6 +5,7 @@ and checks that none of them, nor anything they spawned, outlives the test.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -47,9 +48,11 @@ def _no_process_left_behind(tmp_path):
     deadline = time.monotonic() + 20  # a SIGTERMed process may still be exiting
     while (left := _processes_started_in(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.5)
-    described = [f"{p.pid}: {' '.join(p.cmdline())}" for p in left if p.is_running()]
-    for p in left:  # clean up before failing, so one broken test does not burden the next
-        p.kill()
+    described = []
+    for p in left:  # describe, then clean up before failing, so one broken test does not burden the next
+        with contextlib.suppress(psutil.Error):
+            described.append(f"{p.pid}: {' '.join(p.cmdline())}")
+            p.kill()
     assert not described, f"processes left behind: {described}"
 
 
