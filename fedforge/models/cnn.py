@@ -99,7 +99,6 @@ class FedForgeCNNForImageClassification(FedForgeCNNPreTrainedModel):
                 layers.append(ResidualBlock(config, c_in, width, stride=2 if j == 0 else 1))
                 c_in = width
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(c_in, config.num_labels)
         self.post_init()
@@ -107,7 +106,7 @@ class FedForgeCNNForImageClassification(FedForgeCNNPreTrainedModel):
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None,
                 **kwargs) -> ImageClassifierOutputWithNoAttention:
         """pixel_values float32 B×C×H×W, labels int64 B -> loss (cross-entropy, if labels) and logits."""
-        hidden = self.pool(self.features(pixel_values)).flatten(1)
+        hidden = self.features(pixel_values).mean(dim=(2, 3))  # global average pool; deterministic on CUDA too
         logits = self.classifier(self.dropout(hidden))
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return ImageClassifierOutputWithNoAttention(loss=loss, logits=logits)

@@ -29,7 +29,9 @@ def training_arguments(output_dir, *, epochs: int, batch_size: int, lr: float, w
         "weight_decay": weight_decay,
         "seed": seed,
         "data_seed": seed,
-        "full_determinism": True,          # torch.use_deterministic_algorithms + seeded shuffling
+        # torch.use_deterministic_algorithms (process-wide) on CPU, where it is free; on CUDA some kernels
+        # (e.g. transformers ResNet's adaptive pooling backward) have no deterministic version and would raise.
+        "full_determinism": device == "cpu",
         "use_cpu": (device == "cpu"),      # cuda / mps: accelerate picks the accelerator itself
         "eval_strategy": "no",
         "save_strategy": "no",
