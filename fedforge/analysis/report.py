@@ -87,7 +87,9 @@ def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, timeout: int) -> None
 
 
 def make_stable(nb: nbformat.NotebookNode) -> None:
-    """Drop what changes between identical runs: stderr chatter (e.g. font-cache notices) and timings."""
+    """Drop what changes between identical runs: stderr chatter (e.g. font-cache notices), timings and the
+    kernel's Python patch version (so machines with 3.11.7 and 3.11.9 write the same notebook)."""
+    nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
         if cell.cell_type == "code":

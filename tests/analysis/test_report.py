@@ -39,6 +39,7 @@ def test_stage_writes_notebook_html_figures_and_readme_copies(cfg, phase_outputs
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == len(FIGURES)
     assert all("execution" not in c["metadata"] for c in executed["cells"])
+    assert "version" not in executed["metadata"]["language_info"]
 
     html = (out / "convergence_analysis.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(FIGURES)
