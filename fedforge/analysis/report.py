@@ -23,6 +23,7 @@ from nbclient.exceptions import CellExecutionError
 from fedforge import paths
 from fedforge.analysis.load import MalformedOutputError, MissingOutputError
 from fedforge.analysis.plots import FIGURES
+from fedforge.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _copy(src: Path, dst: Path) -> None:
     tmp.replace(dst)
 
 
-def run_analysis(cfg, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, docs_dir: Path | None = DOCS_FIGURES,
+def run_analysis(cfg: Config, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, docs_dir: Path | None = DOCS_FIGURES,
                  timeout: int = 600) -> Path:
     """Execute the notebook on every phase in cfg.phases; write notebook, HTML, figures; return the folder."""
     root, notebook = Path(root), Path(notebook)
@@ -146,6 +147,7 @@ def run_analysis(cfg, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, d
     produced += [staging / "curves" / f"{name}.tsv" for name in phases]
     empty = [str(p) for p in produced if not p.is_file() or p.stat().st_size == 0]
     if empty:
+        shutil.rmtree(staging, ignore_errors=True)
         raise AnalysisError(f"the notebook ran but did not write {empty}; check its figure cells")
     nbformat.write(nb, staging / notebook.name)
     _write_text(staging / notebook.with_suffix(".html").name, export_html(nb, notebook.stem))
