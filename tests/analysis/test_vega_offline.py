@@ -1,6 +1,7 @@
 """The offline page for `dvc plots show`: Vega inlined, no network scripts, and DVC really uses it."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -44,11 +45,11 @@ def plots_page(tmp_path_factory) -> Path:
     """`dvc plots show` in a throwaway repo with two phases' rounds.tsv and the offline template."""
     repo = tmp_path_factory.mktemp("plots_repo")
     dvc = [sys.executable, "-m", "dvc"]
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*dvc, "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*dvc, "config", "core.analytics", "false"], cwd=repo, check=True)
+    subprocess.run([*dvc, "init", "-q"], cwd=repo, check=True, env=env)
     shutil.copyfile(vega_offline.TEMPLATE, repo / ".dvc" / "offline.html")
-    subprocess.run([*dvc, "config", "plots.html_template", "offline.html"], cwd=repo, check=True)
+    subprocess.run([*dvc, "config", "plots.html_template", "offline.html"], cwd=repo, check=True, env=env)
     for phase in ("A", "B"):
         folder = repo / "artifacts" / "federated" / phase
         folder.mkdir(parents=True)
@@ -56,7 +57,7 @@ def plots_page(tmp_path_factory) -> Path:
     (repo / "dvc.yaml").write_text(
         "plots:\n  - global_test_acc:\n      x: round\n      y:\n"
         "        artifacts/federated/A/rounds.tsv: test_acc\n        artifacts/federated/B/rounds.tsv: test_acc\n")
-    subprocess.run([*dvc, "plots", "show", "-o", "out"], cwd=repo, check=True, capture_output=True)
+    subprocess.run([*dvc, "plots", "show", "-o", "out"], cwd=repo, check=True, capture_output=True, env=env)
     return repo / "out" / "index.html"
 
 
