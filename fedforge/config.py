@@ -81,6 +81,7 @@ class PhaseConfig:
     fraction_train: float = field(metadata=_range(0.0, 1.0))
     min_clients: int = field(metadata=_range(1, 1000))
     local_epochs: int = field(metadata=_range(1, 1000))
+    local_steps: int = field(metadata=_range(0, None))
     lr: float = field(metadata=_range(0.0, 10.0))
     batch_size: int = field(metadata=_range(1, 65_536))
     warm_start: str = field(metadata=_choice("scratch", "centralized"))

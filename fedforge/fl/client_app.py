@@ -55,7 +55,8 @@ def train(msg: Message, context: Context) -> Message:
     model = task.new_model(cfg, root, phase.dataset)
     task.set_arrays(model, msg.content["arrays"])
     result = task.train_local(
-        model, train_ds, epochs=int(conf["local-epochs"]), batch_size=int(conf["batch-size"]),
+        model, train_ds, epochs=int(conf["local-epochs"]), steps=int(conf.get("local-steps", 0)),
+        batch_size=int(conf["batch-size"]),
         lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
         proximal_mu=float(conf.get("proximal-mu", 0.0)))

@@ -111,7 +111,8 @@ class PhaseRun:
             strategies.load_strategy_state(self.strategy, resumed.strategy_state)
         if self.done >= pc.rounds:
             return
-        train_config = ConfigRecord({"lr": pc.lr, "local-epochs": pc.local_epochs, "batch-size": pc.batch_size,
+        train_config = ConfigRecord({"lr": pc.lr, "local-epochs": pc.local_epochs, "local-steps": pc.local_steps,
+                                     "batch-size": pc.batch_size,
                                      "weight-decay": pc.weight_decay, "seed": self.cfg.seed})
         self.strategy.start(grid=self.observer, initial_arrays=self.arrays, num_rounds=pc.rounds - self.done,
                             timeout=self.cfg.federation.round_timeout, train_config=train_config,

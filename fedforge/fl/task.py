@@ -107,12 +107,16 @@ class ProximalTrainer(Trainer):
 
 
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
-                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0) -> dict:
-    """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}."""
+                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0, steps: int = 0) -> dict:
+    """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
+
+    steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
         args = central_trainer.training_arguments(tmp, epochs=epochs, batch_size=batch_size, lr=lr,
-                                                  weight_decay=weight_decay, seed=seed, device=device)
+                                                  weight_decay=weight_decay, seed=seed, device=device,
+                                                  **({"max_steps": steps} if steps > 0 else {}))
         extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
         result = central_trainer.fit(model, train_ds, args, **extra)
     return {"train_loss": float(result["train_loss"]), "num_examples": int(len(train_ds)),
