@@ -210,6 +210,17 @@ class Store:
                 self.db["control_actions"].insert({**audit, "state": state, "accepted": 1})
             return previous, state
 
+    def settle_relaunch(self, run_id: str, previous: str) -> bool:
+        """A relaunched phase process ended: if no new run took over (it would have set this run to stopped),
+        the launch failed early, so the run goes back to `previous` instead of claiming to run forever."""
+        with self.lock:
+            run = self._row("runs", run_id)
+            if run is None or run["state"] != "running":
+                return False
+            with self.db.conn:
+                self.db["runs"].update(run_id, {"state": previous})
+            return True
+
     def audit(self, run_id: str) -> list[dict]:
         with self.lock:
             rows = self.db["control_actions"].rows_where("run_id = ?", [run_id], order_by="id")

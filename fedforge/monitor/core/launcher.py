@@ -44,8 +44,8 @@ class PhaseLauncher:
         launch = self.current
         return launch.phase if launch is not None and launch.running else None
 
-    def start(self, phase: str) -> Launch:
-        """Launch the phase, or PhaseBusy naming the one still running."""
+    def start(self, phase: str, on_exit=None) -> Launch:
+        """Launch the phase, or PhaseBusy naming the one still running; `on_exit(returncode)` runs when it ends."""
         with self._lock:
             busy = self.running_phase()
             if busy is not None:
@@ -59,7 +59,15 @@ class PhaseLauncher:
                                            stdin=subprocess.DEVNULL, env={**os.environ, **self.env})
             log.info("launched %s (pid %d), log %s", " ".join(command), process.pid, log_path)
             self.current = Launch(phase, command, process, time.time(), log_path)
+            threading.Thread(target=self._watch, args=(process, on_exit), daemon=True).start()
             return self.current
+
+    @staticmethod
+    def _watch(process: subprocess.Popen, on_exit) -> None:
+        code = process.wait()  # also reaps it: no zombie while the monitor runs
+        log.info("phase process %d exited with %d", process.pid, code)
+        if on_exit is not None:
+            on_exit(code)
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the launched process (tests, shutdown); its exit code or None when nothing ran."""

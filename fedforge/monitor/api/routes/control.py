@@ -23,8 +23,8 @@ async def control(run_id: str, action: ControlVerb, store: StoreDep, launcher: L
                   origin: OriginDep) -> ControlResult:
     """pause: hold before the next round; resume; stop: checkpoint and exit non-zero; start: relaunch via DVC."""
     def relaunch(run: dict) -> None:
-        if action == "start":
-            launcher.start(run["phase"])
+        if action == "start":  # a new run of the phase supersedes this one; if none ever starts, undo
+            launcher.start(run["phase"], on_exit=lambda code: store.settle_relaunch(run_id, run["state"]))
 
     try:
         previous, state = await run_in_threadpool(store.control, run_id, action, origin, time.time(), relaunch)
