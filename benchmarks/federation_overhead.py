@@ -118,6 +118,7 @@ def main() -> None:
                 os.chdir(work)
                 prepare_data(cfg, cfg.phase(args.phase).dataset)
             results[name] = {"scale": scale, "rounds": cfg.phase(args.phase).rounds, **run_engine(work, cfg, args.phase)}
+            print(f"RESULT {name}: {json.dumps(results[name])}", flush=True)  # survives a crash of a later engine
         import_seconds = clientapp_import_seconds()
     finally:
         os.chdir(cwd)
