@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, HTTPException
 
 from fedforge import config
-from fedforge.monitor.api.deps import LauncherDep, SettingsDep, StoreDep, TokenDep
+from fedforge.monitor.api.deps import LauncherDep, OriginDep, SettingsDep, StoreDep, TokenDep
 from fedforge.monitor.core.launcher import PhaseBusy
 from fedforge.monitor.events import GlobalMetrics
 from fedforge.monitor.models import Comparison, ComparisonEntry, Message, PhaseInfo, PhaseLaunch
@@ -42,7 +42,7 @@ def list_phases(store: StoreDep, settings: SettingsDep, launcher: LauncherDep) -
              responses={**CONFIG_ERROR, 401: {"model": Message, "description": "Missing or wrong bearer token"},
                         404: {"model": Message, "description": "No such phase in params.yaml"},
                         409: {"model": Message, "description": "A launched phase is still running"}})
-def start_phase(phase: str, settings: SettingsDep, launcher: LauncherDep) -> PhaseLaunch:
+def start_phase(phase: str, settings: SettingsDep, launcher: LauncherDep, origin: OriginDep) -> PhaseLaunch:
     """Run `dvc repro federate@<phase>` in the repository root, so DVC tracks (and caches) its results."""
     cfg = load_config(settings)
     if phase not in cfg.phases:
@@ -53,6 +53,7 @@ def start_phase(phase: str, settings: SettingsDep, launcher: LauncherDep) -> Pha
         raise HTTPException(409, str(exc)) from None
     except OSError as exc:
         raise HTTPException(503, f"could not launch {phase}: {exc}") from None
+    log.info("phase %s started by %s: %s (pid %d)", phase, origin, " ".join(launch.command), launch.process.pid)
     return PhaseLaunch(phase=phase, pid=launch.process.pid, command=launch.command, started_at=launch.started_at,
                        log_path=str(launch.log_path))
 
