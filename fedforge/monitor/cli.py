@@ -50,6 +50,7 @@ def main(args: argparse.Namespace) -> int:
                      allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     log.info("monitor on http://%s:%d (db %s)", args.host, args.port, args.db)
     # Events are small JSON messages: per-message deflate would cost CPU per message per subscriber.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets-sansio",
-                ws_per_message_deflate=False)
+    # One access-log line per telemetry batch and dashboard poll is noise unless asked for (`fedforge -v`).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=getattr(args, "verbose", False),
+                ws="websockets-sansio", ws_per_message_deflate=False)
     return 0
