@@ -6,7 +6,7 @@ The dashboard's TypeScript types are generated from the OpenAPI schema these mod
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -101,7 +101,7 @@ class Heartbeat(_Event):
 
 
 Event = Annotated[
-    Union[RunStarted, RoundStarted, ClientUpdate, ClientFailed, RoundCompleted, RunFinished, Heartbeat],
+    RunStarted | RoundStarted | ClientUpdate | ClientFailed | RoundCompleted | RunFinished | Heartbeat,
     Field(discriminator="type"),
 ]
 EVENT_TYPES = ("run_started", "round_started", "client_update", "client_failed", "round_completed",
