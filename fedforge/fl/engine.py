@@ -24,6 +24,7 @@ def run_phase(cfg: Config, phase: str) -> None:
     """`fedforge federate --phase X` / stages/federate.py: run phase X on federation.engine."""
     for key, value in FLOWER_ENV.items():
         os.environ.setdefault(key, value)
+    logging.getLogger("flwr").propagate = False  # flwr has its own console handler; avoid every line twice
     engine = cfg.federation.engine
     run_config = appconfig.app_config(cfg, phase, engine)
     log.info("federate@%s: %s on %s, engine %s", phase, cfg.phase(phase).strategy, cfg.phase(phase).dataset, engine)
