@@ -5,6 +5,7 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from fedforge.monitor.core.db import Store
 from fedforge.monitor.core.launcher import PhaseLauncher
 from fedforge.monitor.core.pubsub import Broadcaster
 from fedforge.monitor.core.settings import Settings
+from fedforge.monitor.endpoint import remove_endpoint, write_endpoint
 from fedforge.monitor.security import TOKEN_ENV, ensure_token
 
 log = logging.getLogger(__name__)
@@ -116,3 +118,21 @@ def create_app(db_path: str | Path, *, token: str | None = None, dashboard_dir: 
     app.include_router(api_router, prefix="/api")
     _mount_dashboard(app, cfg.dashboard_dir)
     return app
+
+
+class AnnouncedServer(uvicorn.Server):
+    """uvicorn server that writes endpoint.json beside the DB once it listens (phases with monitor.url auto
+    find it there) and removes it as it shuts down (before uvicorn re-raises a SIGTERM that ends the process)."""
+
+    def __init__(self, config: uvicorn.Config, db_path: Path, url: str):
+        super().__init__(config)
+        self.db_path, self.url = db_path, url
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:  # the port is bound: a phase that reads the file can connect at once
+            log.info("announced %s in %s", self.url, write_endpoint(self.db_path, self.url))
+
+    async def shutdown(self, sockets=None) -> None:
+        remove_endpoint(self.db_path)
+        await super().shutdown(sockets)

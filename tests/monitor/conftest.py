@@ -1,19 +1,33 @@
 """Fixtures for the monitor: a fresh DB + app + TestClient, an event factory, a live uvicorn monitor."""
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
 from fedforge.monitor.app import create_app
+from fedforge.monitor.security import TOKEN_ENV
 
 TOKEN = "test-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def explicit_monitor_url(monkeypatch):
+    """tests/conftest.py blanks FEDFORGE_MONITOR_URL for the suite; it would override the URLs these tests pass
+    to Telemetry / RunControl, so here it is unset (tests that want it set it; none reaches a real monitor)."""
+    monkeypatch.delenv("FEDFORGE_MONITOR_URL", raising=False)
 
 
 def make_event(kind: str, seq: int, run_id: str = "run-1", phase: str = "A", **fields) -> dict:
@@ -105,3 +119,36 @@ def live_monitor(db_path, tmp_path):
     monitor.start()
     yield monitor
     monitor.stop()
+
+
+@dataclass
+class ServedMonitor:
+    proc: subprocess.Popen
+    url: str
+    output: str = ""  # stdout + stderr (logs), filled in when the process has stopped
+
+
+@contextlib.contextmanager
+def serve_monitor(cwd: Path, db: Path, *extra: str):
+    """`fedforge monitor` as its own process in `cwd` on a free port; yields once /api/health answers, then
+    stops it with SIGTERM (as a user's kill would) and collects its output."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "fedforge.cli", "monitor", "--db", str(db), "--port", str(port),
+                             "--dashboard", str(cwd / "no-dist"), *extra], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    served = ServedMonitor(proc, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{served.url}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "monitor did not start"
+            time.sleep(0.1)
+        yield served
+    finally:
+        proc.terminate()
+        served.output, _ = proc.communicate(timeout=30)

@@ -43,8 +43,11 @@ HISTORY_COLUMNS = ("run_id", "seq", "node_id", "round", "stage", "ok", "num_exam
                    "seconds", "error")
 INSERT_HISTORY = ("INSERT OR IGNORE INTO node_history (run_id, seq, node_id, round, stage, ok, num_examples, "
                   "train_loss, metrics, seconds, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-SUPERSEDE = ("UPDATE runs SET state = 'stopped' "
-             "WHERE phase = ? AND run_id != ? AND state IN ('running', 'paused')")
+# A run_started ends the older runs of its phase still marked running (killed without run_finished). Only
+# older ones: an imported or late-spooled old run must never stop a live newer run (its RunControl obeys).
+SUPERSEDE = ("UPDATE runs SET state = 'stopped' WHERE phase = ? AND run_id != ? "
+             "AND state IN ('running', 'paused') AND coalesce(started_at, last_event_ts) <= ?")
+NEWER_RUN = "SELECT 1 FROM runs WHERE phase = ? AND run_id != ? AND coalesce(started_at, last_event_ts) > ? LIMIT 1"
 
 
 def _dump(row: dict) -> dict:
@@ -130,9 +133,13 @@ class Store:
                                 "train_loss": None, "metrics": {}, "seconds": None, "error": None,
                                 **item, "ok": int(item["ok"])})
 
+            superseded = False
             if ev.type == "run_started":
-                self.db.conn.execute(SUPERSEDE, (ev.phase, run_id))
+                self.db.conn.execute(SUPERSEDE, (ev.phase, run_id, ev.ts))
+                superseded = self.db.conn.execute(NEWER_RUN, (ev.phase, run_id, ev.ts)).fetchone() is not None
             projection.apply(ev, run, node, round_row, record)
+            if superseded:  # a newer run of the phase exists: this one cannot still be running
+                run["state"] = "stopped"
         self.db["runs"].upsert(_dump(run), pk="run_id")
         if nodes:
             self.db["nodes"].upsert_all([_dump(n) for n in nodes.values()], pk=("run_id", "node_id"))
