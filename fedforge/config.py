@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -100,7 +101,13 @@ class FederationConfig:
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    url: str
+    url: str  # "" = off | "auto" = a running `fedforge monitor` (its endpoint.json) | an http(s):// URL
+
+    def __post_init__(self):
+        parts = urlsplit(self.url)
+        if self.url not in ("", "auto") and not (parts.scheme in ("http", "https") and parts.netloc):
+            _fail("monitor.url", self.url, 'allowed: "" (off), auto (find a running `fedforge monitor`) '
+                  "or an http(s) URL such as http://127.0.0.1:8090")
 
 
 @dataclass(frozen=True)

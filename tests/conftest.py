@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import yaml
 from fedforge import config, paths
 
 REPO = Path(__file__).resolve().parents[1]
+# Never stream to a developer's running monitor (params monitor.url: auto would find it); tests that need a
+# monitor start their own and set FEDFORGE_MONITOR_URL (monkeypatch / subprocess env) explicitly.
+os.environ["FEDFORGE_MONITOR_URL"] = ""
 TINY = {"data.synthetic.scale": 0.02, "partition.num_clients": 2, "partition.min_client_size": 5}
 
 

@@ -82,7 +82,8 @@ class NodeInfo(BaseModel):
     node_id: str = Field(description='"server" or "client_<i>"')
     kind: Literal["server", "client"]
     state: NodeState
-    liveness: Liveness = Field(description="By age of the last event about the node: online < stale < lost")
+    liveness: Liveness = Field(description="By age of the last event about the node: online < stale < lost; "
+                               "for a finished run (completed, stopped, failed) the age at the run's end")
     last_seen: float | None = None
     partition_size: int | None = None
     label_histogram: list[int] = Field(default_factory=list)

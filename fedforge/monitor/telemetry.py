@@ -5,7 +5,8 @@ it never waits for the network. A background thread batches queued events into P
 While the monitor is unreachable, batches go to a spool file beside events.jsonl (`events.spool.jsonl`)
 and are re-sent in seq order once it answers again; the monitor de-duplicates on (run_id, seq), so a
 batch sent twice (timeout after the monitor stored it) is harmless. A spool left by a killed process is
-re-sent by the next Telemetry writing to the same folder.
+re-sent by the next Telemetry writing to the same folder. The URL is params monitor.url or env
+FEDFORGE_MONITOR_URL; "auto" finds a running `fedforge monitor` by the endpoint.json it writes (endpoint.py).
 """
 from __future__ import annotations
 
@@ -20,23 +21,40 @@ from typing import Self
 
 import httpx
 
+from fedforge.monitor.endpoint import discover_url, endpoint_path
 from fedforge.monitor.events import Event, parse_event
 
 log = logging.getLogger(__name__)
 
 URL_ENV = "FEDFORGE_MONITOR_URL"
+AUTO = "auto"                     # params/env value: find a running monitor (endpoint.json beside its DB)
 MAX_BATCH_EVENTS = 500            # per POST; the monitor accepts up to MAX_EVENTS_PER_REQUEST
 MAX_BATCH_BYTES = 256 * 1024      # per POST; well under the monitor's 1 MiB body limit
 FLUSH_INTERVAL = 0.2              # seconds the sender waits to fill a batch
 RETRY_MIN, RETRY_MAX = 0.5, 5.0   # back-off between attempts while the monitor is away
 QUEUE_SIZE = 20_000               # events held in memory before emit spills straight to the spool file
 HTTP_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
+_ANNOUNCED: set[str] = set()      # discovery outcomes already logged by this process
 
 
-def resolve_url(url: str | None) -> str | None:
-    """params monitor.url, overridden by env FEDFORGE_MONITOR_URL when that is set ("" disables)."""
+def resolve_url(url: str | None, db_path: Path | None = None) -> str | None:
+    """params monitor.url, overridden by env FEDFORGE_MONITOR_URL when that is set ("" disables);
+    "auto" = the monitor announced in endpoint.json beside `db_path` (default artifacts/monitor/), else none."""
     url = os.environ.get(URL_ENV, url)
+    if url == AUTO:
+        url = discover_url(db_path)
+        _announce(f"monitor.url auto: sending telemetry to the running monitor at {url}" if url else
+                  f"monitor.url auto: no running monitor announced in {endpoint_path(db_path)}; "
+                  "events go to events.jsonl only (start `fedforge monitor` first, or import them later "
+                  "with `fedforge monitor import`)")
     return url.rstrip("/") if url else None
+
+
+def _announce(message: str) -> None:
+    """Log once per process: Telemetry and RunControl both resolve the same URL."""
+    if message not in _ANNOUNCED:
+        _ANNOUNCED.add(message)
+        log.info(message)
 
 
 def _chunks(lines: list[str]) -> list[list[str]]:

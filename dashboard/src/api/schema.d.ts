@@ -580,7 +580,7 @@ export interface components {
             last_seen?: number | null;
             /**
              * Liveness
-             * @description By age of the last event about the node: online < stale < lost
+             * @description By age of the last event about the node: online < stale < lost; for a finished run (completed, stopped, failed) the age at the run's end
              * @enum {string}
              */
             liveness: "online" | "stale" | "lost";

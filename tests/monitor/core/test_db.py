@@ -72,6 +72,15 @@ def test_new_run_of_a_phase_supersedes_a_dead_one(store):
     assert store.run("old")["state"] == "stopped" and store.run("new")["state"] == "running"
 
 
+def test_an_older_run_arriving_late_never_stops_a_newer_one(store):
+    # e.g. `fedforge monitor import` of an old recording while a newer run of the phase streams live
+    store.ingest([ev("run_started", 0, run_id="new", ts=200.0)])
+    store.ingest([ev("run_started", 0, run_id="old", ts=100.0), ev("round_started", 1, run_id="old", ts=101.0)])
+    assert store.run("new")["state"] == "running" and store.run("old")["state"] == "stopped"
+    store.ingest([ev("run_finished", 2, run_id="old", ts=102.0)])  # its own end still counts
+    assert store.run("old")["state"] == "completed"
+
+
 def test_events_since_in_seq_order(store):
     store.ingest([ev("heartbeat", s) for s in (4, 2, 0, 3, 1)])
     assert [s for s, _ in store.events_since("run-1", 1)] == [2, 3, 4]

@@ -13,10 +13,23 @@ router = APIRouter(tags=["runs"])
 NOT_FOUND = {404: {"model": Message, "description": "No such run"}}
 
 
+FINISHED_STATES = ("completed", "stopped", "failed")
+
+
 def liveness(last_seen: float | None, now: float, settings: Settings) -> str:
     """online / stale / lost by the age of the last event that proves the node alive."""
     age = now - last_seen if last_seen is not None else float("inf")
     return "online" if age < settings.stale_after else "stale" if age < settings.lost_after else "lost"
+
+
+def liveness_clock(run: dict, now: float) -> float:
+    """The time node ages are measured at: now while the run goes on; its end once it has finished, so a
+    run finished long ago (or imported) shows which nodes were still there at the end, not "all lost"."""
+    if run["state"] in FINISHED_STATES:
+        end = run["finished_at"] or run["last_event_ts"]
+        if end is not None:
+            return min(end, now)
+    return now
 
 
 def get_run_or_404(store, run_id: str) -> dict:
@@ -36,8 +49,8 @@ def list_runs(store: StoreDep) -> list[RunSummary]:
 def run_detail(run_id: str, store: StoreDep, settings: SettingsDep) -> RunDetail:
     """One run with its per-round rows and its nodes (state, liveness, partition, per-round history)."""
     run = get_run_or_404(store, run_id)
-    now = time.time()
-    nodes = [NodeInfo(**n, liveness=liveness(n["last_seen"], now, settings)) for n in store.nodes(run_id)]
+    clock = liveness_clock(run, time.time())
+    nodes = [NodeInfo(**n, liveness=liveness(n["last_seen"], clock, settings)) for n in store.nodes(run_id)]
     return RunDetail(**run, rounds=[RoundRow(**r) for r in store.rounds(run_id)], nodes=nodes)
 
 
