@@ -113,3 +113,43 @@ def test_params_monitor_url_rejects_with_the_fix(url):
 
     with pytest.raises(config.ConfigError, match=r"monitor\.url: got .*allowed: \"\" \(off\), auto"):
         config.parse(tiny_params_dict(**{"monitor.url": url}))
+
+
+@pytest.mark.slow
+def test_documented_flow_monitor_then_phase_streams_without_configuration(tmp_path):
+    """`fedforge monitor &` then a phase with params as shipped (monitor.url: auto), no env: it streams live.
+    Then a phase with no monitor running leaves events.jsonl only, and the next monitor start imports it."""
+    import httpx
+    import yaml
+
+    fl_conftest = pytest.importorskip("tests.fl.conftest")
+    pytest.importorskip("fedforge.fl.engine")
+    repo = tmp_path / "repo"
+    fl_conftest.write_tiny_data(repo)
+    raw = fl_conftest.tiny_raw(rounds=1)
+    raw["monitor"]["url"] = "auto"
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw))
+    env = {k: v for k, v in os.environ.items() if k not in (tm.URL_ENV, "FEDFORGE_MONITOR_TOKEN")}
+    env.update(FLWR_HOME=str(tmp_path / "flwr"), FLWR_TELEMETRY_ENABLED="0", FLWR_DISABLE_UPDATE_CHECK="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", FEDFORGE_FAULTS="")
+    events = repo / paths.federated_dir("T") / "events.jsonl"
+
+    def run_phase() -> list[dict]:
+        subprocess.run([sys.executable, "-m", "fedforge.cli", "federate", "--phase", "T"], cwd=repo, env=env,
+                       check=True, capture_output=True, timeout=600)
+        return [json.loads(line) for line in events.read_text().splitlines()]
+
+    db = repo / paths.monitor_db()
+    with serve_monitor(repo, db) as monitor:
+        recorded = run_phase()
+        run_id = recorded[0]["run_id"]
+        stored = httpx.get(f"{monitor.url}/api/runs/{run_id}/events", params={"limit": 10000}).json()
+        assert [e["seq"] for e in stored] == [e["seq"] for e in recorded]  # all there when the phase exits
+        assert httpx.get(f"{monitor.url}/api/runs/{run_id}").json()["state"] == "completed"
+
+    recorded = run_phase()  # no monitor now: the stale-free repo has no endpoint.json
+    assert not events.with_name("events.spool.jsonl").exists()
+    with serve_monitor(repo, db) as monitor:
+        run = httpx.get(f"{monitor.url}/api/runs/{recorded[0]['run_id']}").json()
+        assert run["state"] == "completed"
+    assert f"{len(recorded)} new events" in monitor.output
