@@ -49,20 +49,24 @@ def test_seed_fixes_weights_and_leaves_global_rng_alone(model_cfg):
 
 
 def test_group_norm_has_no_running_stats_batch_norm_has(model_cfg):
-    group = build_model(model_cfg, 3, NAMES, 28, seed=1)
-    batch = build_model(dataclasses.replace(model_cfg, norm="batch"), 3, NAMES, 28, seed=1)
+    group = build_model(dataclasses.replace(model_cfg, arch="cnn", norm="group"), 3, NAMES, 28, seed=1)
+    batch = build_model(dataclasses.replace(model_cfg, arch="cnn", norm="batch"), 3, NAMES, 28, seed=1)
     assert not any("running_mean" in k for k in group.state_dict())
     assert any("running_mean" in k for k in batch.state_dict())
 
 
-def test_resnet_arch_builds(model_cfg):
-    model = build_model(dataclasses.replace(model_cfg, arch="resnet"), 3, NAMES, 28, seed=1)
-    assert type(model).__name__ == "ResNetForImageClassification"
-    assert model(pixel_values=_batch()[0]).logits.shape == (4, 3)
+@pytest.mark.parametrize(("arch", "cls"), [("resnet", "ResNetForImageClassification"),
+                                           ("cnn", "FedForgeCNNForImageClassification")])
+@pytest.mark.parametrize("size", [28, 64])
+def test_every_arch_builds_at_every_size(model_cfg, arch, cls, size):
+    model = build_model(dataclasses.replace(model_cfg, arch=arch), 3, NAMES, size, seed=1)
+    assert type(model).__name__ == cls
+    assert model(pixel_values=_batch(size=size)[0]).logits.shape == (4, 3)
 
 
-def test_save_and_load_through_auto_classes(model_cfg, tmp_path):
-    model = build_model(model_cfg, 3, NAMES, 28, seed=1).eval()
+@pytest.mark.parametrize("arch", ["resnet", "cnn"])
+def test_save_and_load_through_auto_classes(model_cfg, tmp_path, arch):
+    model = build_model(dataclasses.replace(model_cfg, arch=arch), 3, NAMES, 28, seed=1).eval()
     model.save_pretrained(tmp_path / "m")
     assert (tmp_path / "m" / "model.safetensors").is_file()
     assert AutoConfig.from_pretrained(tmp_path / "m").id2label[1] == "beta"
