@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 NodeState = Literal["idle", "training", "evaluating", "failed"]
+MAX_INT = 2**63 - 1  # SQLite's largest integer: a bigger count is refused here (422 / import error), not at write
 
 
 class _Event(BaseModel):
@@ -18,7 +19,7 @@ class _Event(BaseModel):
 
     run_id: str = Field(min_length=1, max_length=128, description="Unique id of one phase run")
     phase: str = Field(min_length=1, max_length=64, description="Phase name from params.yaml (A, B, C ...)")
-    seq: int = Field(ge=0, description="Per-run sequence number, strictly increasing from 0")
+    seq: int = Field(ge=0, le=MAX_INT, description="Per-run sequence number, strictly increasing from 0")
     ts: float = Field(ge=0, description="Unix time in seconds when the event happened")
 
 
@@ -36,38 +37,39 @@ class RunStarted(_Event):
     dataset: str
     data_source: Literal["synthetic", "medmnist"]
     strategy: str
-    num_rounds: int = Field(ge=1)
-    start_round: int = Field(default=1, ge=1, description="> 1 when resuming from a checkpoint")
+    num_rounds: int = Field(ge=1, le=MAX_INT)
+    start_round: int = Field(default=1, ge=1, le=MAX_INT, description="> 1 when resuming from a checkpoint")
     engine: str
     clients: list[str] = Field(description="Node ids of the participating clients")
-    partition_sizes: dict[str, int] = Field(default_factory=dict, description="Training examples per client")
+    partition_sizes: dict[str, Annotated[int, Field(ge=0, le=MAX_INT)]] = Field(
+        default_factory=dict, description="Training examples per client")
     label_histograms: dict[str, list[int]] = Field(default_factory=dict, description="Class counts per client")
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
 class RoundStarted(_Event):
     type: Literal["round_started"] = "round_started"
-    round: int = Field(ge=1)
+    round: int = Field(ge=1, le=MAX_INT)
     clients: list[str] = Field(description="Clients sampled for this round")
 
 
 class ClientUpdate(_Event):
     type: Literal["client_update"] = "client_update"
-    round: int = Field(ge=1)
+    round: int = Field(ge=1, le=MAX_INT)
     client: str
     stage: Literal["train", "evaluate"]
     state: NodeState = Field(description="State the client is in after this update")
-    num_examples: int = Field(default=0, ge=0)
+    num_examples: int = Field(default=0, ge=0, le=MAX_INT)
     train_loss: float | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     seconds: float | None = Field(default=None, ge=0, description="Compute time of this step on the client")
-    bytes_down: int = Field(default=0, ge=0, description="Bytes sent to the client")
-    bytes_up: int = Field(default=0, ge=0, description="Bytes received from the client")
+    bytes_down: int = Field(default=0, ge=0, le=MAX_INT, description="Bytes sent to the client")
+    bytes_up: int = Field(default=0, ge=0, le=MAX_INT, description="Bytes received from the client")
 
 
 class ClientFailed(_Event):
     type: Literal["client_failed"] = "client_failed"
-    round: int = Field(ge=1)
+    round: int = Field(ge=1, le=MAX_INT)
     client: str
     stage: Literal["train", "evaluate"]
     error: str = Field(max_length=4000)
@@ -75,15 +77,15 @@ class ClientFailed(_Event):
 
 class RoundCompleted(_Event):
     type: Literal["round_completed"] = "round_completed"
-    round: int = Field(ge=1)
+    round: int = Field(ge=1, le=MAX_INT)
     metrics: GlobalMetrics = Field(description="Global model on the test split after aggregation")
     train_loss: float | None = Field(default=None, description="Mean client train loss, weighted by examples")
     clients_ok: list[str] = Field(default_factory=list)
     clients_failed: list[str] = Field(default_factory=list)
-    num_examples: int = Field(default=0, ge=0)
+    num_examples: int = Field(default=0, ge=0, le=MAX_INT)
     seconds: float = Field(ge=0, description="Wall time of the round")
-    bytes_down: int = Field(default=0, ge=0)
-    bytes_up: int = Field(default=0, ge=0)
+    bytes_down: int = Field(default=0, ge=0, le=MAX_INT)
+    bytes_up: int = Field(default=0, ge=0, le=MAX_INT)
 
 
 class RunFinished(_Event):

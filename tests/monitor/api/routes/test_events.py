@@ -33,6 +33,13 @@ def test_validation_names_the_field_and_why(client, bad, field, why):
     assert f"{field}: " in body["message"] and why in body["message"]
 
 
+def test_count_too_large_for_sqlite_is_422_not_500(client):
+    # found by schemathesis: an integer above SQLite's 2**63-1 used to fail at write time with a 500
+    r = post_events(client, make_event("round_completed", 0, bytes_up=2**73))
+    assert r.status_code == 422 and "bytes_up" in r.json()["message"]
+    assert client.get("/api/runs").json() == []
+
+
 def test_unknown_event_type_is_422(client):
     r = post_events(client, {**make_event("heartbeat", 0), "type": "party"})
     assert r.status_code == 422 and "type" in r.json()["message"]
