@@ -62,8 +62,9 @@ class Monitor:
 
     def start(self, timeout: float = 60) -> Monitor:
         env = {**os.environ, "FEDFORGE_MONITOR_TOKEN": self.token}
+        # --no-import: the repo's own artifacts/federated/*/events.jsonl (from a dvc repro) must not leak in
         cmd = [sys.executable, "-m", "fedforge.cli", "monitor", "--port", str(self.port), "--db", str(self.db),
-               "--dashboard", str(DIST)]
+               "--dashboard", str(DIST), "--no-import"]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
