@@ -9,16 +9,13 @@ Every process logs to artifacts/deployment/<phase>/logs/, so a failed run can be
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +25,24 @@ import tomli_w
 
 from fedforge import paths
 from fedforge.config import Config
+from fedforge.fl.processes import (
+    FLOWER_PROCESSES,
+    STOP_GRACE_SECONDS,
+    die_with_parent,
+    flower_processes_in,
+    sigterm_as_interrupt,
+    stop,
+)
 
 log = logging.getLogger(__name__)
 
-FLOWER_PROCESSES = ("flower-superlink", "flower-supernode", "flower-superexec", "flwr-serverapp", "flwr-clientapp")
+WATCHDOG = "import sys; from fedforge.fl.processes import watchdog; watchdog(int(sys.argv[1]), sys.argv[2])"
 CONNECTION = "fedforge"  # the [superlink.fedforge] entry in the private $FLWR_HOME/config.toml
 SERVERAPP = "fedforge.fl.server_app:app"
 CLIENTAPP = "fedforge.fl.client_app:app"
 STATUS_POLL_SECONDS = 1.0
 STARTUP_TIMEOUT_SECONDS = 60.0
-STOP_GRACE_SECONDS = 5.0
+
 
 
 class DeploymentError(RuntimeError):
@@ -94,12 +99,6 @@ def write_app(app_dir: Path, app_config: dict, *, serverapp: str = SERVERAPP, cl
     return app_dir
 
 
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if we die, even by SIGKILL, so no SuperLink outlives its stage."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class Federation:
     """A SuperLink and SuperNodes on 127.0.0.1 owned by this process; `with` guarantees their teardown."""
@@ -121,6 +120,9 @@ class Federation:
         self._ports: set[int] = set()
         self._client = None
         self._saved_flwr_home = os.environ.get("FLWR_HOME")
+        self._watchdog = subprocess.Popen(  # not in self.procs: it must outlive us if we are SIGKILLed
+            [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(self.run_dir)],
+            cwd=self.run_dir, start_new_session=True, stdin=subprocess.DEVNULL)
 
     # -- processes ---------------------------------------------------------------------------------
     def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -128,7 +130,8 @@ class Federation:
         out = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env or self.env, cwd=self.run_dir, start_new_session=True,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                # only a prctl() between fork and exec; we start no threads of our own
+                                preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
         out.close()
         self.procs[name] = proc
         return proc
@@ -207,7 +210,7 @@ class Federation:
 
     def flwr(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run one `flwr` CLI command against this SuperLink (private FLWR_HOME); output captured."""
-        return subprocess.run(["flwr", *args], env=self.env, cwd=self.run_dir, capture_output=True, text=True,
+        return subprocess.run(["flwr", *args], check=False, env=self.env, cwd=self.run_dir, capture_output=True, text=True,
                               timeout=timeout)
 
     def register_supernode(self, public_key: Path) -> None:
@@ -235,7 +238,7 @@ class Federation:
 
     def status(self, run_id: int) -> str:
         """Run status as `flwr list` shows it: pending, starting, running, finished:completed|failed|stopped."""
-        from flwr.proto.control_pb2 import ListRunsRequest  # noqa: PLC0415 - only the deployment engine needs it
+        from flwr.proto.control_pb2 import ListRunsRequest
 
         if self._client is None:
             self._client = self._control_client()
@@ -243,10 +246,10 @@ class Federation:
         sub = run.status.sub_status
         return f"{run.status.status}:{sub}" if sub else run.status.status
 
-    def _control_client(self):  # noqa: ANN202 - flwr's ControlHttpClient
+    def _control_client(self):
         """In-process Control API client: polling through `flwr list` would start an interpreter every time."""
-        from flwr.cli.typing import SuperLinkConnection  # noqa: PLC0415
-        from flwr.cli.utils import init_http_client_from_connection  # noqa: PLC0415
+        from flwr.cli.typing import SuperLinkConnection
+        from flwr.cli.utils import init_http_client_from_connection
 
         os.environ["FLWR_HOME"] = str(self.flwr_home)  # the CLI helpers look up credentials there
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per status poll otherwise
@@ -295,23 +298,17 @@ class Federation:
             os.environ.pop("FLWR_HOME", None)
         else:
             os.environ["FLWR_HOME"] = self._saved_flwr_home
-        for attempt in range(2):  # a second pass catches anything spawned while the first one ran
-            victims = self._our_processes()
-            for p in victims:
-                with contextlib.suppress(psutil.Error):
-                    p.terminate()
-            _, alive = psutil.wait_procs(victims, timeout=STOP_GRACE_SECONDS if attempt == 0 else 1)
-            for p in alive:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
-            psutil.wait_procs(alive, timeout=STOP_GRACE_SECONDS)
+        stop(self._our_processes)
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=STOP_GRACE_SECONDS)
+        if self._watchdog is not None:  # everything is down; the watchdog has nothing left to guard
+            self._watchdog.terminate()
+            self._watchdog.wait()
 
     def _our_processes(self) -> list[psutil.Process]:
-        """Our children's process trees, plus Flower processes whose command line names one of our ports."""
-        found: dict[int, psutil.Process] = {}
+        """Our children's trees, Flower processes naming one of our ports, and any Flower process in run_dir."""
+        found: dict[int, psutil.Process] = {p.pid: p for p in flower_processes_in(self.run_dir)}
         for proc in self.procs.values():
             with contextlib.suppress(psutil.Error):
                 root = psutil.Process(proc.pid)
@@ -325,29 +322,11 @@ class Federation:
                 found.setdefault(p.pid, p)
         return [p for p in found.values() if p.pid != os.getpid()]
 
-    def __enter__(self) -> Federation:
+    def __enter__(self) -> Federation:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt while the federation runs, so `finally` tears it down."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
-
-    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def launch(fed: Federation, cfg: Config, phase: str, app_config: dict, **node_kwargs) -> int:
