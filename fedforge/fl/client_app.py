@@ -89,7 +89,7 @@ def evaluate(msg: Message, context: Context) -> Message:
 @app.query()
 def describe(msg: Message, context: Context) -> Message:
     """Tell the server who this node is: client id, training-set size and label histogram."""
-    cfg, phase, root, pid = _node(context)
+    _cfg, phase, root, pid = _node(context)
     summary = task.client_summary(root, phase.dataset, pid)
     record = ConfigRecord({"client-id": task.client_id(pid), "partition-id": pid, "size": summary["size"],
                            "label-histogram": summary["label_histogram"]})

@@ -184,4 +184,4 @@ class PhaseRun:
                             error=error[:4000] if error else None)
 
 
-__all__ = ["run_server", "PhaseRun", "PhaseFailed", "StopRequested"]
+__all__ = ["PhaseFailed", "PhaseRun", "StopRequested", "run_server"]

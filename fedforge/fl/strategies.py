@@ -56,9 +56,9 @@ class ResumableFedAvgM(ResumableRounds, FedAvgM):
 
 def build_strategy(phase: PhaseConfig, seed: int, round_offset: int = 0):
     """The phase's Flower strategy; min_clients bounds sampling and availability (all clients evaluate)."""
-    common = dict(fraction_train=phase.fraction_train, fraction_evaluate=1.0,
-                  min_train_nodes=phase.min_clients, min_evaluate_nodes=phase.min_clients,
-                  min_available_nodes=phase.min_clients)
+    common = {"fraction_train": phase.fraction_train, "fraction_evaluate": 1.0,
+              "min_train_nodes": phase.min_clients, "min_evaluate_nodes": phase.min_clients,
+              "min_available_nodes": phase.min_clients}
     if phase.strategy == "fedavg":
         strategy = ResumableFedAvg(**common)
     elif phase.strategy == "fedprox":

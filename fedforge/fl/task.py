@@ -119,7 +119,7 @@ def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: in
                                                   **({"max_steps": steps} if steps > 0 else {}))
         extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
         result = central_trainer.fit(model, train_ds, args, **extra)
-    return {"train_loss": float(result["train_loss"]), "num_examples": int(len(train_ds)),
+    return {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds),
             "seconds": time.perf_counter() - start}
 
 
@@ -128,7 +128,7 @@ def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dic
     start = time.perf_counter()
     metrics = central_trainer.evaluate(model, ds, batch_size=batch_size, device=device)
     out = {k: float(metrics[k]) for k in ("acc", "auc", "balanced_acc", "loss")}
-    out["num_examples"] = int(len(ds))
+    out["num_examples"] = len(ds)
     out["seconds"] = time.perf_counter() - start
     return out
 
@@ -136,4 +136,4 @@ def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dic
 def l2_distance(a: ArrayRecord, b: ArrayRecord) -> float:
     """Euclidean distance between two float ArrayRecords (tests: FedProx keeps clients nearer the global)."""
     return float(np.sqrt(sum(float(((a[k].numpy().astype(np.float64) - b[k].numpy()) ** 2).sum())
-                             for k in a.keys() if a[k].numpy().dtype.kind == "f")))
+                             for k in a if a[k].numpy().dtype.kind == "f")))

@@ -6,7 +6,6 @@ import json
 import threading
 
 import psutil
-
 import pytest
 
 from fedforge.fl import appconfig, checkpoint, engine

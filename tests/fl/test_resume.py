@@ -17,7 +17,7 @@ from fedforge.monitor.control import RunControl
 from fedforge.monitor.events import parse_event
 from tests.fl.conftest import REPO, tiny_config, tiny_raw, write_tiny_data
 
-PHASE = dict(strategy="fedadam", server_lr=0.01, rounds=3)  # FedAdam: server state (m_t, v_t) + round-dependent step
+PHASE = {"strategy": "fedadam", "server_lr": 0.01, "rounds": 3}  # FedAdam: server state (m_t, v_t) + round-dependent step
 OUT = "artifacts/federated/T"
 
 
