@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 FLOWER_PROCESSES = ("flower-superlink", "flower-supernode", "flower-superexec", "flwr-serverapp", "flwr-clientapp",
-                    "fedforge.fl.warm_superexec")
+                    "fedforge.fl.warm_superexec", "fedforge.fl.supernode")
 STOP_GRACE_SECONDS = 5.0
 
 
