@@ -122,6 +122,7 @@ class Config:
     monitor: MonitorConfig
     device: str = field(metadata=_choice("auto", "cpu", "cuda", "mps"))
     device_fallback: str = field(metadata=_choice("cpu", "error"))
+    threads: int = field(metadata=_range(1, 1024))
 
     def phase(self, name: str) -> PhaseConfig:
         """The phase called `name`, or an error listing the phases params.yaml defines."""

@@ -42,7 +42,7 @@ def fingerprint(cfg: Config, phase: str, root: Path) -> str:
     pc = cfg.phase(phase)
     h = hashlib.sha256(json.dumps({
         "seed": cfg.seed, "model": dataclasses.asdict(cfg.model), "phase": dataclasses.asdict(pc),
-        "federation": dataclasses.asdict(cfg.federation), "device": cfg.device,
+        "federation": dataclasses.asdict(cfg.federation), "device": cfg.device, "threads": cfg.threads,
         "num_clients": cfg.partition.num_clients}, sort_keys=True).encode())
     inputs = [root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
               root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]

@@ -17,7 +17,7 @@ from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedforge.fl import appconfig, task
-from fedforge.train.device import resolve_device
+from fedforge.train.device import runtime_device
 
 app = ClientApp()
 
@@ -50,7 +50,7 @@ def train(msg: Message, context: Context) -> Message:
     conf = msg.content["config"]
     server_round = int(conf["server-round"])
     _maybe_fail(pid, "train", server_round)
-    device = resolve_device(cfg.device, cfg.device_fallback)
+    device = runtime_device(cfg)
     train_ds, _ = task.client_data(root, phase.dataset, pid)
     model = task.new_model(cfg, root, phase.dataset)
     task.set_arrays(model, msg.content["arrays"])
@@ -73,7 +73,7 @@ def evaluate(msg: Message, context: Context) -> Message:
     cfg, phase, root, pid = _node(context)
     server_round = int(msg.content["config"]["server-round"])
     _maybe_fail(pid, "evaluate", server_round)
-    device = resolve_device(cfg.device, cfg.device_fallback)
+    device = runtime_device(cfg)
     _, val_ds = task.client_data(root, phase.dataset, pid)
     model = task.new_model(cfg, root, phase.dataset)
     task.set_arrays(model, msg.content["arrays"])

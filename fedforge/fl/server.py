@@ -22,7 +22,7 @@ from fedforge.fl.observe import ObservedGrid, PhaseFailed, RoundStats
 from fedforge.monitor.control import RunControl
 from fedforge.monitor.security import read_token
 from fedforge.monitor.telemetry import Telemetry
-from fedforge.train.device import resolve_device
+from fedforge.train.device import runtime_device
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
@@ -47,7 +47,7 @@ class PhaseRun:
         self.pc = cfg.phase(phase)
         self.out_dir = self.root / paths.federated_dir(phase)
         self.ckpt_dir = self.root / paths.checkpoint_dir(phase)
-        self.device = resolve_device(cfg.device, cfg.device_fallback)
+        self.device = runtime_device(cfg)
         self.model = task.initial_model(cfg, self.pc, self.root)
         self.test_ds = task.central_split(self.root, self.pc.dataset, "test")
         self.meta = read_meta(self.root / paths.preprocessed_central_dir(self.pc.dataset))

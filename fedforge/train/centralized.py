@@ -21,7 +21,7 @@ from fedforge.data.arrays import load_split, read_meta, write_json
 from fedforge.models.factory import build_model
 from fedforge.train import plots
 from fedforge.train.data import ArrayDataset
-from fedforge.train.device import resolve_device
+from fedforge.train.device import runtime_device
 from fedforge.train.metrics import classification_metrics
 from fedforge.train.trainer import accuracy_metrics, evaluate, fit, predict_logits, training_arguments
 
@@ -44,7 +44,7 @@ def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) 
     out = paths.centralized_dir(dataset, root)
     meta = read_meta(central)
     train, val, test = (ArrayDataset(*load_split(central, s)) for s in ("train", "val", "test"))
-    device = resolve_device(cfg.device, cfg.device_fallback)
+    device = runtime_device(cfg)
     c = cfg.centralized
     log.info("centralized %s (%s data): %d train / %d val / %d test images, device %s, %d epochs",
              dataset, meta["data_source"], len(train), len(val), len(test), device, c.epochs)

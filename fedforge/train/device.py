@@ -26,6 +26,12 @@ def available_devices() -> list[str]:
     return found + ["cpu"]
 
 
+def runtime_device(cfg) -> str:
+    """Fix torch's CPU thread count (results depend on it) and pick the device, for every training process."""
+    torch.set_num_threads(cfg.threads)
+    return resolve_device(cfg.device, cfg.device_fallback)
+
+
 def resolve_device(device: str, fallback: str) -> str:
     """The device to train on: `auto` takes the best one present; a missing explicit one falls back or fails."""
     if device not in ("auto", "cpu", "cuda", "mps"):

@@ -15,7 +15,7 @@ def test_deps_are_the_central_arrays_code_and_only_the_params_read():
     assert "artifacts/preprocessed/${item}/central" in stage["deps"]
     assert not any("clients" in dep for dep in stage["deps"])  # a partition change must not re-run the baseline
     assert {"stages/centralized.py", "fedforge/models", "fedforge/train", "fedforge/config.py"} <= set(stage["deps"])
-    assert set(stage["params"]) == {"seed", "model", "centralized", "device", "device_fallback"}
+    assert set(stage["params"]) == {"seed", "model", "centralized", "device", "device_fallback", "threads"}
 
 
 def test_outputs_metrics_and_plots_match_what_run_centralized_writes():
