@@ -22,6 +22,7 @@ describe("App", () => {
     const empty = await screen.findByTestId("empty-state");
     expect(empty).toHaveTextContent("dvc repro");
     expect(empty).toHaveTextContent("fedforge federate --phase A");
+    expect(empty).toHaveTextContent("fedforge monitor import");
   });
 
   it("lists runs with the synthetic badge and replays a finished run from stored events", async () => {

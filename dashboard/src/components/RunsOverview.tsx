@@ -22,9 +22,9 @@ export function EmptyState() {
       </CardHeader>
       <CardContent className="grid gap-2 text-sm">
         <p>Start one from the repository root, with this monitor running:</p>
-        <pre className="rounded-md bg-muted p-3 text-xs">{`export FEDFORGE_MONITOR_URL=http://127.0.0.1:8090
-dvc repro                      # the whole pipeline (phases A, B, C)
-fedforge federate --phase A    # or a single phase`}</pre>
+        <pre className="rounded-md bg-muted p-3 text-xs">{`dvc repro                      # the whole pipeline (phases A, B, C)
+fedforge federate --phase A    # or a single phase
+fedforge monitor import        # runs recorded while no monitor was running`}</pre>
         <p className="text-muted-foreground">Or use “Start” next to a phase below (needs the monitor token).</p>
       </CardContent>
     </Card>
