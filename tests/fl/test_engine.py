@@ -70,8 +70,10 @@ def test_same_params_give_identical_metrics_and_model(tiny_repo, tmp_path_factor
 
 def test_a_failing_client_is_tolerated_and_recorded(tiny_repo, monkeypatch):
     monkeypatch.setenv("FEDFORGE_FAULTS", "client_1:train:2")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}  # other tests' stragglers are not ours
     metrics = run(tiny_repo, min_clients=1)
-    assert psutil.Process().children(recursive=True) == []  # the local engine starts no process
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert started == []  # the local engine starts no process
     assert not [t.name for t in threading.enumerate() if t.name.startswith(("heartbeat-", "telemetry-"))]
     assert metrics["rounds"] == 2
     rows = rounds(tiny_repo)
