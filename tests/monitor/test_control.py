@@ -30,13 +30,19 @@ def test_running_returns_at_once(live_monitor):
     assert RunControl(live_monitor.url, TOKEN, "run-1").wait_if_paused() == "running"
 
 
-def test_pause_holds_until_resume(live_monitor):
-    start_run(live_monitor.url)
-    control(live_monitor.url, "pause")
-    rc = RunControl(live_monitor.url, TOKEN, "run-1", poll_interval=0.05)
+def wait_in_background(url: str) -> tuple[RunControl, threading.Thread, list]:
+    """Start a run, pause it, and call wait_if_paused() in a thread; its answer lands in the list."""
+    start_run(url)
+    control(url, "pause")
+    rc = RunControl(url, TOKEN, "run-1", poll_interval=0.05)
     result = []
     waiter = threading.Thread(target=lambda: result.append(rc.wait_if_paused()))
     waiter.start()
+    return rc, waiter, result
+
+
+def test_pause_holds_until_resume(live_monitor):
+    _, waiter, result = wait_in_background(live_monitor.url)
     time.sleep(0.5)
     assert waiter.is_alive() and result == []  # still held
     control(live_monitor.url, "resume")
@@ -45,12 +51,7 @@ def test_pause_holds_until_resume(live_monitor):
 
 
 def test_stop_while_paused_returns_stopped(live_monitor):
-    start_run(live_monitor.url)
-    control(live_monitor.url, "pause")
-    rc = RunControl(live_monitor.url, TOKEN, "run-1", poll_interval=0.05)
-    result = []
-    waiter = threading.Thread(target=lambda: result.append(rc.wait_if_paused()))
-    waiter.start()
+    rc, waiter, result = wait_in_background(live_monitor.url)
     time.sleep(0.3)
     control(live_monitor.url, "stop")
     waiter.join(10)
