@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from fedforge.errors import UserError
+
 DATASETS = ("bloodmnist", "dermamnist", "pathmnist")
 STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedavgm")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A params.yaml problem: the message names the key, the value and what is allowed."""
 
 

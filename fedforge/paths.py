@@ -9,6 +9,11 @@ from pathlib import Path
 ARTIFACTS = Path("artifacts")
 
 
+def client_id(partition_id: int) -> str:
+    """The id a hospital's partition is known by everywhere: file names, telemetry, rounds.tsv, dashboard."""
+    return f"client_{int(partition_id)}"
+
+
 def npz_name(dataset: str, image_size: int) -> str:
     """MedMNIST's own file name: bloodmnist.npz at 28 px, bloodmnist_64.npz at 64 px and so on."""
     return f"{dataset}.npz" if image_size == 28 else f"{dataset}_{image_size}.npz"

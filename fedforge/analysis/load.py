@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from fedforge import paths
+from fedforge.errors import UserError
+from fedforge.train.metrics import METRIC_KEYS
 
 ROUNDS_COLUMNS = (
     "round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
@@ -21,14 +23,13 @@ ROUNDS_COLUMNS = (
 )
 CLIENT_LOSS_PREFIX = "train_loss."
 ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
-METRIC_KEYS = ("acc", "auc", "balanced_acc", "loss")
 
 
-class MissingOutputError(FileNotFoundError):
+class MissingOutputError(UserError, FileNotFoundError):
     """A phase or baseline output the analysis needs is absent or unreadable; the message says the fix."""
 
 
-class MalformedOutputError(ValueError):
+class MalformedOutputError(UserError, ValueError):
     """A phase or baseline output exists but does not follow the interfaces format."""
 
 

@@ -6,7 +6,6 @@ PNG bytes (the executed notebook, its HTML and dvc.lock stay stable across re-ru
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from fedforge.analysis.load import CLIENT_LOSS_PREFIX, AnalysisInputs, PhaseRun
+from fedforge.io import atomic_file
 
 GLOBAL_METRICS = (("test_acc", "acc", "test ACC"), ("test_auc", "auc", "test AUC"), ("test_loss", "loss", "test loss"))
 DPI = 110
@@ -136,12 +136,9 @@ FIGURES = {
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write a PNG atomically with no version/date metadata (same inputs -> same bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
-    os.replace(tmp, path)
-    return path
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+    return Path(path)
 
 
 CURVE_COLUMNS = ("round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean")
@@ -164,9 +161,8 @@ def write_curves(inputs: AnalysisInputs, folder: str | Path) -> list[Path]:
     written = []
     for name, run in inputs.phases.items():
         path = folder / f"{name}.tsv"
-        tmp = path.with_name(path.name + ".tmp")
-        curves_table(run).to_csv(tmp, sep="\t", index=False, float_format="%.6f", lineterminator="\n")
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            curves_table(run).to_csv(tmp, sep="\t", index=False, float_format="%.6f", lineterminator="\n")
         written.append(path)
     return written
 

@@ -24,6 +24,8 @@ from fedforge import paths
 from fedforge.analysis.load import MalformedOutputError, MissingOutputError
 from fedforge.analysis.plots import FIGURES
 from fedforge.config import Config
+from fedforge.errors import UserError
+from fedforge.io import atomic_file, write_text
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 
-class AnalysisError(RuntimeError):
+class AnalysisError(UserError, RuntimeError):
     """The notebook failed for a reason other than a missing input; the message names cell and error."""
 
 
@@ -107,17 +109,9 @@ def export_html(nb: nbformat.NotebookNode, name: str) -> str:
     return body
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
+    with atomic_file(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def run_analysis(cfg: Config, root: Path = paths.ARTIFACTS, notebook: Path = NOTEBOOK, docs_dir: Path | None = DOCS_FIGURES,
@@ -150,7 +144,7 @@ def run_analysis(cfg: Config, root: Path = paths.ARTIFACTS, notebook: Path = NOT
         shutil.rmtree(staging, ignore_errors=True)
         raise AnalysisError(f"the notebook ran but did not write {empty}; check its figure cells")
     nbformat.write(nb, staging / notebook.name)
-    _write_text(staging / notebook.with_suffix(".html").name, export_html(nb, notebook.stem))
+    write_text(staging / notebook.with_suffix(".html").name, export_html(nb, notebook.stem))
 
     shutil.rmtree(out, ignore_errors=True)
     staging.replace(out)

@@ -16,6 +16,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from fedforge.io import write_text
+
 log = logging.getLogger(__name__)
 
 PACKAGES = {"vega": "5.33.1", "vega-lite": "5.23.0", "vega-embed": "6.29.0"}  # load order matters
@@ -84,10 +86,7 @@ def build(out: Path = TEMPLATE) -> Path:
             subprocess.run(["npm", "pack", f"{name}@{version}", "--silent"], cwd=tmp, check=True,
                            stdout=subprocess.DEVNULL)
             packages[name] = _read_package(Path(tmp) / f"{name}-{version}.tgz", name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(out.name + ".tmp")
-    tmp_out.write_text(render_page(packages), encoding="utf-8")
-    tmp_out.replace(out)
+    write_text(out, render_page(packages))
     log.info("wrote %s (%.0f kB)", out, out.stat().st_size / 1e3)
     return out
 

@@ -5,8 +5,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from fedforge.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """A data problem (bad file, failed download, unsatisfiable partition): the message names the fix."""
 
 

@@ -130,15 +130,6 @@ def md5_file(path: str | Path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def write_json(path: str | Path, obj: object) -> Path:
-    """Write JSON with sorted keys and a trailing newline, atomically (same content = same bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
-
 
 def read_meta(folder: str | Path) -> dict:
     """meta.json of a preprocessed folder (central/ or clients/)."""

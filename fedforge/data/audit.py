@@ -15,8 +15,9 @@ from tqdm import tqdm
 from fedforge import paths
 from fedforge.config import Config, ConfigError
 from fedforge.data import DataError, label_names, medmnist_info
-from fedforge.data.arrays import iter_npz_rows, md5_file, npz_info, npz_keys, read_npz_array, write_json
+from fedforge.data.arrays import iter_npz_rows, md5_file, npz_info, npz_keys, read_npz_array
 from fedforge.data.synthetic import SPLITS, split_class_counts
+from fedforge.io import write_json
 
 CHUNK_PIXELS = 4096 * 28 * 28
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from fedforge import paths
@@ -18,6 +17,7 @@ from fedforge.config import Config, ConfigError
 from fedforge.data import DataError, medmnist_info
 from fedforge.data.arrays import md5_file
 from fedforge.data.synthetic import write_synthetic
+from fedforge.io import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,10 @@ def official_source(dataset: str, image_size: int) -> tuple[str, str]:
 
 
 def _fetch(url: str, target: Path) -> None:
-    """Download url to target via a temporary file in the same folder (torchvision's downloader, as medmnist)."""
+    """Download url to target (torchvision's downloader, as medmnist uses)."""
     from torchvision.datasets.utils import download_url
 
-    tmpdir = tempfile.mkdtemp(prefix=".download-", dir=target.parent)
-    try:
-        download_url(url, root=tmpdir, filename=target.name)
-        os.replace(Path(tmpdir) / target.name, target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    download_url(url, root=str(target.parent), filename=target.name)
 
 
 def fetch_medmnist(data_root: str | Path, dataset: str, image_size: int, mirror: str = "") -> Path:
@@ -53,35 +48,30 @@ def fetch_medmnist(data_root: str | Path, dataset: str, image_size: int, mirror:
             log.info("%s: md5 %s verified, no download needed", target, md5)
             return target
         log.warning("%s: md5 %s, expected %s; downloading it again from %s", target, got, md5, url)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = target.with_name(f".{target.name}.verify")
     log.info("downloading %s -> %s", url, target)
-    try:
-        _fetch(url, staged)
-    except Exception as exc:  # noqa: BLE001 - urllib/http/OS/torchvision errors all mean the same here: no file
-        raise DataError(
-            f"data.source=medmnist: could not download {target.name} from {url} ({type(exc).__name__}: {exc}). "
-            f"Expected md5 {md5}. Fix: copy {target.name} (md5 {md5}) to {target} "
-            f"and run again, or use the offline synthetic twin: `dvc exp run -S data.source=synthetic` "
-            f"(or set data.source: synthetic in params.yaml).") from None
-    got = md5_file(staged)
-    if got != md5:
-        staged.unlink(missing_ok=True)
-        raise DataError(f"{url}: downloaded file has md5 {got}, expected {md5}; deleted it. "
-                        f"Check data.mirror ({mirror or 'unset'}) or copy the official {target.name} to {target}.")
-    os.replace(staged, target)
+    with atomic_file(target) as staged:  # renamed to target only once its md5 is verified
+        try:
+            _fetch(url, staged)
+        except Exception as exc:  # noqa: BLE001 - urllib/http/OS/torchvision errors all mean the same: no file
+            raise DataError(
+                f"data.source=medmnist: could not download {target.name} from {url} ({type(exc).__name__}: {exc}). "
+                f"Expected md5 {md5}. Fix: copy {target.name} (md5 {md5}) to {target} "
+                f"and run again, or use the offline synthetic twin: `dvc exp run -S data.source=synthetic` "
+                f"(or set data.source: synthetic in params.yaml).") from None
+        got = md5_file(staged)
+        if got != md5:
+            raise DataError(f"{url}: downloaded file has md5 {got}, expected {md5}; deleted it. "
+                            f"Check data.mirror ({mirror or 'unset'}) or copy the official {target.name} to {target}.")
     return target
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link src to dst (no second copy on disk), or copy when linking is impossible (other filesystem)."""
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_file(dst) as tmp:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
 
 
 def run_download(cfg: Config, dataset: str) -> Path:

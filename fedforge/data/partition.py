@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
 import warnings
 
 import numpy as np
@@ -18,14 +16,10 @@ import numpy as np
 from fedforge import paths
 from fedforge.config import Config, ConfigError
 from fedforge.data import DataError, label_names
-from fedforge.data.arrays import read_npz_array, write_json
+from fedforge.data.arrays import read_npz_array
+from fedforge.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
-
-
-def client_id(i: int) -> str:
-    """The client id used everywhere (files, telemetry, rounds.tsv, UI)."""
-    return f"client_{i}"
 
 
 def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: float | None, seed: int,
@@ -73,7 +67,7 @@ def make_partitions(labels: np.ndarray, *, num_clients: int, preset: str, alpha:
                         f"or raise data.synthetic.scale")
     parts = partition_labels(labels, num_clients, preset, alpha, seed, min_size)
     rng = np.random.default_rng([seed, 7])
-    clients = {client_id(i): hold_out(p, val_fraction, rng) for i, p in enumerate(parts)}
+    clients = {paths.client_id(i): hold_out(p, val_fraction, rng) for i, p in enumerate(parts)}
     small = {c: len(tr) for c, (tr, _) in clients.items() if len(tr) < min_client_size}
     if small:
         raise DataError(f"partition: {small} have fewer than partition.min_client_size={min_client_size} training "
@@ -114,14 +108,10 @@ def run_partition(cfg: Config, dataset: str) -> dict:
     clients = make_partitions(labels, num_clients=pc.num_clients, preset=pc.preset, alpha=alpha, seed=cfg.seed,
                               min_client_size=pc.min_client_size, val_fraction=pc.val_fraction)
     out = paths.partition_dir(dataset)
-    tmp = out / ".indices.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for cid, (train, val) in clients.items():
-        np.save(tmp / f"{cid}_train.npy", train)
-        np.save(tmp / f"{cid}_val.npy", val)
-    shutil.rmtree(out / "indices", ignore_errors=True)
-    os.replace(tmp, out / "indices")
+    with atomic_dir(out / "indices") as tmp:
+        for cid, (train, val) in clients.items():
+            np.save(tmp / f"{cid}_train.npy", train)
+            np.save(tmp / f"{cid}_val.npy", val)
     stats, rows = partition_stats(labels, clients, len(label_names(dataset)), dataset=dataset, preset=pc.preset,
                                   alpha=alpha, num_clients=pc.num_clients, seed=cfg.seed,
                                   min_client_size=pc.min_client_size, val_fraction=pc.val_fraction)

@@ -8,8 +8,6 @@ channel, so the float values are bit-for-bit deterministic.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -19,8 +17,9 @@ from tqdm import tqdm
 from fedforge import paths
 from fedforge.config import Config, ConfigError
 from fedforge.data import label_names
-from fedforge.data.arrays import NpyWriter, iter_npz_rows, npz_info, read_npz_array, write_json
+from fedforge.data.arrays import NpyWriter, iter_npz_rows, npz_info, read_npz_array
 from fedforge.data.synthetic import SPLITS
+from fedforge.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
 CHUNK_PIXELS = 4096 * 28 * 28
@@ -51,19 +50,6 @@ def to_model(images: np.ndarray, lut: np.ndarray) -> np.ndarray:
     for c in range(3):
         out[:, c] = lut[c][images[..., c]]
     return out
-
-
-def _fresh(folder: Path) -> Path:
-    """An empty temporary sibling folder; renamed over `folder` once complete."""
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def _publish(tmp: Path, folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
 
 
 def write_arrays(npz: Path, clients: dict[str, dict[str, np.ndarray]], central: Path, client_dir: Path,
@@ -105,14 +91,23 @@ def run_preprocess(cfg: Config, dataset: str) -> dict:
     if not index_dir.is_dir():
         raise FileNotFoundError(f"{index_dir}: missing; run `dvc repro partition@{dataset}` first")
     num_clients = len(list(index_dir.glob("client_*_train.npy")))
-    clients = {f"client_{i}": {part: np.load(index_dir / f"client_{i}_{part}.npy") for part in ("train", "val")}
-               for i in range(num_clients)}
+    clients = {paths.client_id(i): {part: np.load(index_dir / f"{paths.client_id(i)}_{part}.npy")
+                                    for part in ("train", "val")} for i in range(num_clients)}
     chunk_rows = max(1, CHUNK_PIXELS // (size * size))
     mean, std = train_statistics(npz, chunk_rows)
     central_dir, client_dir = paths.preprocessed_central_dir(dataset), paths.preprocessed_clients_dir(dataset)
-    central_tmp, clients_tmp = _fresh(central_dir), _fresh(client_dir)
-    write_arrays(npz, clients, central_tmp, clients_tmp, normaliser(mean, std), chunk_rows)
+    with atomic_dir(central_dir) as central_tmp, atomic_dir(client_dir) as clients_tmp:
+        write_arrays(npz, clients, central_tmp, clients_tmp, normaliser(mean, std), chunk_rows)
+        meta = _write_meta(cfg, dataset, size, central_tmp, clients_tmp, clients, mean, std)
+    log.info("preprocess@%s: central %s, %d clients (mean %s, std %s)", dataset, meta["sizes"], num_clients,
+             np.round(mean, 4).tolist(), np.round(std, 4).tolist())
+    return meta
 
+
+def _write_meta(cfg: Config, dataset: str, size: int, central_tmp: Path, clients_tmp: Path, clients: dict,
+                mean: np.ndarray, std: np.ndarray) -> dict:
+    """meta.json of the central and the clients folder: source, sizes, label names and histograms, statistics."""
+    num_clients = len(clients)
     labels = {s: np.load(central_tmp / f"{s}_y.npy") for s in SPLITS}
     names = label_names(dataset)
     meta = {"dataset": dataset, "data_source": cfg.data.source, "image_size": size, "num_classes": len(names),
@@ -124,8 +119,4 @@ def run_preprocess(cfg: Config, dataset: str) -> dict:
         "sizes": {cid: {p: len(idx) for p, idx in parts.items()} for cid, parts in clients.items()},
         "label_histograms": {cid: {p: np.bincount(labels["train"][idx], minlength=len(names)).tolist()
                                    for p, idx in parts.items()} for cid, parts in clients.items()}})
-    _publish(central_tmp, central_dir)
-    _publish(clients_tmp, client_dir)
-    log.info("preprocess@%s: central %s, %d clients (mean %s, std %s)", dataset, meta["sizes"], num_clients,
-             np.round(mean, 4).tolist(), np.round(std, 4).tolist())
     return meta

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from flwr.app import Array, ArrayRecord
 
-from fedforge import paths
+from fedforge import io, paths
 from fedforge.config import Config
 
 log = logging.getLogger(__name__)
@@ -65,12 +65,10 @@ def save(folder: Path, ckpt: Checkpoint) -> None:
     meta = {"round": ckpt.round, "keys": keys, "state_keys": state_keys, "rows": ckpt.rows, "fingerprint": ckpt.fingerprint,
             "completed": ckpt.completed}
     blobs["meta"] = np.array(json.dumps(meta))
-    tmp = folder / f".{FILENAME}.tmp"
-    with open(tmp, "wb") as fh:
+    with io.atomic_file(folder / FILENAME) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **blobs)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, folder / FILENAME)
 
 
 def load(folder: Path, expected_fingerprint: str) -> Checkpoint | None:

@@ -16,6 +16,7 @@ import torch
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
+from fedforge import paths
 from fedforge.fl import appconfig, task
 from fedforge.train.device import runtime_device
 
@@ -37,7 +38,7 @@ def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
     """Raise (or hang) if FEDFORGE_FAULTS names this client, stage and round (tests and demos only)."""
     for spec in filter(None, os.environ.get("FEDFORGE_FAULTS", "").split(",")):
         who, what, when, *how = spec.strip().split(":")
-        if who == task.client_id(pid) and what == stage and int(when) == server_round:
+        if who == paths.client_id(pid) and what == stage and int(when) == server_round:
             if how == ["hang"]:
                 time.sleep(3600)
             raise RuntimeError(f"injected fault: {who} {stage} round {server_round} (FEDFORGE_FAULTS)")
@@ -63,7 +64,7 @@ def train(msg: Message, context: Context) -> Message:
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
                             "seconds": result["seconds"]})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
-                          "client": ConfigRecord({"client-id": task.client_id(pid)})})
+                          "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)
 
 
@@ -82,7 +83,7 @@ def evaluate(msg: Message, context: Context) -> Message:
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
                             "eval_acc": result["acc"], "seconds": result["seconds"]})
     return Message(content=RecordDict({"metrics": metrics,
-                                       "client": ConfigRecord({"client-id": task.client_id(pid)})}),
+                                       "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)
 
 
@@ -91,6 +92,6 @@ def describe(msg: Message, context: Context) -> Message:
     """Tell the server who this node is: client id, training-set size and label histogram."""
     _cfg, phase, root, pid = _node(context)
     summary = task.client_summary(root, phase.dataset, pid)
-    record = ConfigRecord({"client-id": task.client_id(pid), "partition-id": pid, "size": summary["size"],
+    record = ConfigRecord({"client-id": paths.client_id(pid), "partition-id": pid, "size": summary["size"],
                            "label-histogram": summary["label_histogram"]})
     return Message(content=RecordDict({"client": record}), reply_to=msg)

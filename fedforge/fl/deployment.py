@@ -25,6 +25,7 @@ import tomli_w
 
 from fedforge import paths
 from fedforge.config import Config
+from fedforge.errors import UserError
 from fedforge.fl.processes import (
     FLOWER_PROCESSES,
     STOP_GRACE_SECONDS,
@@ -45,7 +46,7 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(UserError, RuntimeError):
     """The Deployment Engine could not start, or the run ended in another state than finished:completed."""
 
 

@@ -15,11 +15,13 @@ from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.common.serde import message_to_proto
 from flwr.serverapp import Grid
 
+from fedforge.errors import UserError
+
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # reply polling interval on a remote grid (the in-process grid answers during push)
 
 
-class PhaseFailed(RuntimeError):
+class PhaseFailed(UserError, RuntimeError):
     """The phase cannot go on (too few clients answered); the message says why and what to do."""
 
 

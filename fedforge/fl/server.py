@@ -15,21 +15,22 @@ from pathlib import Path
 from flwr.app import ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid
 
-from fedforge import paths
+from fedforge import io, paths
 from fedforge.data.arrays import read_meta
+from fedforge.errors import UserError
 from fedforge.fl import appconfig, checkpoint, results, strategies, task
 from fedforge.fl.observe import ObservedGrid, PhaseFailed, RoundStats
 from fedforge.monitor.control import RunControl
 from fedforge.monitor.security import read_token
 from fedforge.monitor.telemetry import Telemetry
 from fedforge.train.device import runtime_device
+from fedforge.train.metrics import METRIC_KEYS
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
-METRIC_KEYS = ("acc", "auc", "balanced_acc", "loss")
 
 
-class StopRequested(RuntimeError):
+class StopRequested(UserError, RuntimeError):
     """The user stopped the run from the monitor; the checkpoint of the last round is saved."""
 
 
@@ -99,7 +100,7 @@ class PhaseRun:
         self.observer = ObservedGrid(grid, self.telemetry, pc.min_clients, self.cfg.federation.round_timeout)
         self.telemetry.emit("heartbeat", node="server", state="idle")
         clients = self.observer.describe(self.cfg.partition.num_clients)
-        self.client_ids = [task.client_id(i) for i in range(self.cfg.partition.num_clients)]
+        self.client_ids = [paths.client_id(i) for i in range(self.cfg.partition.num_clients)]
         self.telemetry.emit(
             "run_started", dataset=pc.dataset, data_source=self.meta.get("data_source", "synthetic"),
             strategy=pc.strategy, num_rounds=pc.rounds, start_round=self.done + 1, engine=self.engine,
@@ -162,13 +163,13 @@ class PhaseRun:
         test = self._global_metrics(self.arrays, self.test_ds)
         val = self._global_metrics(self.arrays, task.central_split(self.root, self.pc.dataset, "val"))
         task.set_arrays(self.model, self.arrays)
-        results.save_model(self.model, self.out_dir / "model")
-        results.write_json(self.out_dir / "metrics.json", {
+        io.save_model(self.model, self.out_dir / "model")
+        io.write_json(self.out_dir / "metrics.json", {
             "test": test, "val": val, "rounds": self.done, "dataset": self.pc.dataset, "strategy": self.pc.strategy,
             "data_source": self.meta.get("data_source", "synthetic"), "engine": self.engine, "device": self.device})
         results.write_rounds_tsv(self.out_dir / "rounds.tsv", self.rows, self.client_ids)
         wall = time.perf_counter() - started
-        results.write_json(self.out_dir / "timing.json", {
+        io.write_json(self.out_dir / "timing.json", {
             "seconds": round(wall, 3), "client_compute_seconds": round(self.client_seconds, 3),
             "overhead": round(wall / self.client_seconds, 4) if self.client_seconds else None,
             "engine": self.engine, "rounds_run": self.done - self.resumed_from})

@@ -22,13 +22,9 @@ from fedforge.data.arrays import load_split, read_meta
 from fedforge.models.factory import build_model, load_model
 from fedforge.train import trainer as central_trainer
 from fedforge.train.data import ArrayDataset
+from fedforge.train.metrics import METRIC_KEYS
 
 log = logging.getLogger(__name__)
-
-
-def client_id(partition_id: int) -> str:
-    """The id a partition is known by everywhere (telemetry, rounds.tsv, dashboard)."""
-    return f"client_{int(partition_id)}"
 
 
 def client_seed(seed: int, server_round: int, partition_id: int) -> int:
@@ -39,7 +35,7 @@ def client_seed(seed: int, server_round: int, partition_id: int) -> int:
 def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDataset, ArrayDataset]:
     """(train, val) datasets of one hospital from artifacts/preprocessed/<ds>/clients, memory-mapped."""
     folder = Path(root) / paths.preprocessed_clients_dir(dataset)
-    name = client_id(partition_id)
+    name = paths.client_id(partition_id)
     if not (folder / f"{name}_train_x.npy").is_file():
         raise FileNotFoundError(
             f"{folder}/{name}_train_x.npy missing: run `dvc repro preprocess@{dataset}` (or check "
@@ -50,7 +46,7 @@ def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDatas
 def client_summary(root: Path, dataset: str, partition_id: int) -> dict:
     """Training-set size and label histogram of one client (for run_started and the dashboard)."""
     meta = read_meta(Path(root) / paths.preprocessed_clients_dir(dataset))
-    name = client_id(partition_id)
+    name = paths.client_id(partition_id)
     return {"size": int(meta["sizes"][name]["train"]),
             "label_histogram": [int(v) for v in meta["label_histograms"][name]["train"]]}
 
@@ -127,7 +123,7 @@ def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dic
     """Classification metrics (acc, auc, balanced_acc, loss) of the model on a dataset."""
     start = time.perf_counter()
     metrics = central_trainer.evaluate(model, ds, batch_size=batch_size, device=device)
-    out = {k: float(metrics[k]) for k in ("acc", "auc", "balanced_acc", "loss")}
+    out = {k: float(metrics[k]) for k in METRIC_KEYS}
     out["num_examples"] = len(ds)
     out["seconds"] = time.perf_counter() - start
     return out

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from fedforge import paths
+from fedforge.io import write_text
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,8 @@ def pid_alive(pid: int) -> bool:
 
 def write_endpoint(db_path: str | Path, url: str) -> Path:
     """Announce this process's monitor at `url` (atomic write: a reader never sees half a file)."""
-    path = endpoint_path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "db": str(Path(db_path).resolve()),
-                               "started_at": time.time()}) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(endpoint_path(db_path), json.dumps({
+        "url": url, "pid": os.getpid(), "db": str(Path(db_path).resolve()), "started_at": time.time()}) + "\n")
 
 
 def remove_endpoint(db_path: str | Path) -> None:

@@ -4,11 +4,11 @@
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 import tempfile
 from pathlib import Path
+
+from fedforge.io import write_json
 
 
 def openapi_schema() -> dict:
@@ -24,12 +24,7 @@ def openapi_schema() -> dict:
 
 def export_openapi(path: str | Path) -> Path:
     """Write the schema as JSON (atomically) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(openapi_schema(), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(path, openapi_schema())
 
 
 if __name__ == "__main__":

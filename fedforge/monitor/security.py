@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 from fedforge import paths
+from fedforge.io import atomic_file
 
 TOKEN_ENV = "FEDFORGE_MONITOR_TOKEN"
 TOKEN_FILE_NAME = "monitor.token"
@@ -37,13 +38,10 @@ def ensure_token(db_path: str | Path | None = None) -> tuple[str, bool]:
     existing = read_token(db_path)
     if existing:
         return existing, False
-    path = token_path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # O_EXCL + 0600 at creation: the secret is never readable by others, not even for a moment.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    os.replace(tmp, path)
+    with atomic_file(token_path(db_path)) as tmp:
+        # O_EXCL + 0600 at creation: the secret is never readable by others, not even for a moment.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
     return token, True

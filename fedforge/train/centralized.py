@@ -8,16 +8,14 @@ throughput; deliberately not a DVC output, since it differs on every run).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from fedforge import paths
+from fedforge import io, paths
 from fedforge.config import Config
-from fedforge.data.arrays import load_split, read_meta, write_json
+from fedforge.data.arrays import load_split, read_meta
 from fedforge.models.factory import build_model
 from fedforge.train import plots
 from fedforge.train.data import ArrayDataset
@@ -26,16 +24,6 @@ from fedforge.train.metrics import classification_metrics
 from fedforge.train.trainer import accuracy_metrics, evaluate, fit, predict_logits, training_arguments
 
 log = logging.getLogger(__name__)
-
-
-def save_model_atomically(model, target: Path) -> Path:
-    """save_pretrained into a sibling temp dir, then swap it in, so model/ is never half-written."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
-    return target
 
 
 def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) -> dict:
@@ -67,12 +55,12 @@ def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) 
     test_logits = predict_logits(model, test, batch_size=eval_batch, device=device)
     test_metrics = classification_metrics(test_logits, np.asarray(test.y))
 
-    save_model_atomically(model, out / "model")
+    io.save_model(model, out / "model")
     train_rows = plots.train_loss_rows(history)
     plots.write_tsv(out / "plots" / "train_loss.tsv", ["step", "epoch", "loss"], train_rows)
     plots.write_tsv(out / "plots" / "eval.tsv",
                     ["epoch", "step", "eval_loss", "eval_acc", "eval_auc", "eval_balanced_acc"], evals)
-    write_json(out / "plots" / "confusion.json",
+    io.write_json(out / "plots" / "confusion.json",
                plots.confusion_rows(np.asarray(test.y), test_logits.argmax(axis=1), meta["label_names"]))
     plots.loss_curve_svg(out / "loss_curve.svg", train_rows, evals,
                          f"centralized {dataset} ({meta['data_source']}, {cfg.model.arch})")
@@ -82,8 +70,8 @@ def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) 
         "num_train_examples": len(train), "num_parameters": int(model.num_parameters()),
         "model_arch": cfg.model.arch, "image_size": meta["image_size"], "seed": cfg.seed,
     }
-    write_json(out / "metrics.json", metrics)
-    write_json(out / "timing.json", {"seconds": round(result["seconds"], 3), "device": device,
+    io.write_json(out / "metrics.json", metrics)
+    io.write_json(out / "timing.json", {"seconds": round(result["seconds"], 3), "device": device,
                                      "examples_per_second": round(result["examples_per_second"], 1)})
     log.info("centralized %s: test acc %.4f auc %.4f balanced acc %.4f (best epoch %d of %d, %.0f train images/s)",
              dataset, test_metrics["acc"], test_metrics["auc"], test_metrics["balanced_acc"], best_epoch,

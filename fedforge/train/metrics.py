@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
+METRIC_KEYS = ("acc", "auc", "balanced_acc", "loss")  # the headline metrics every split reports, in this order
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Class probabilities in float64 (the scores medmnist.Evaluator expects)."""

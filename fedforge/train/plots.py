@@ -7,21 +7,17 @@ values that the seed determines, so `dvc repro` reproduces them bit for bit.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from fedforge.io import atomic_file, write_text
+
 
 def write_tsv(path: str | Path, header: list[str], rows: list[list]) -> Path:
     """Tab-separated file with a header row, written atomically (DVC reads TSV plots natively)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     lines = ["\t".join(header)] + ["\t".join(_cell(v) for v in row) for row in rows]
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 def _cell(value) -> str:
@@ -53,8 +49,7 @@ def loss_curve_svg(path: str | Path, train: list[list], evals: list[list], title
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with plt.rc_context({"svg.hashsalt": "fedforge", "svg.fonttype": "none"}):
+    with atomic_file(path) as tmp, plt.rc_context({"svg.hashsalt": "fedforge", "svg.fonttype": "none"}):
         fig, ax = plt.subplots(figsize=(6, 4))
         if train:
             ax.plot([r[1] for r in train], [r[2] for r in train], label="train loss (per logged step)", lw=1)
@@ -68,5 +63,4 @@ def loss_curve_svg(path: str | Path, train: list[list], evals: list[list], title
         fig.tight_layout()
         fig.savefig(tmp, format="svg", metadata={"Date": None})
         plt.close(fig)
-    os.replace(tmp, path)
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from fedforge import paths
+from fedforge.errors import UserError
 from fedforge.monitor.core.settings import MAX_EVENTS_PER_REQUEST
 from fedforge.monitor.events import Event, parse_event
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 EVENTS_FILE_NAME = "events.jsonl"
 
 
-class EventsFileError(ValueError):
+class EventsFileError(UserError, ValueError):
     """An events.jsonl that cannot be imported; the message names the file, the line and the problem."""
 
 
