@@ -20,9 +20,9 @@ from fedforge.data.arrays import read_meta
 from fedforge.errors import UserError
 from fedforge.fl import appconfig, checkpoint, results, strategies, task
 from fedforge.fl.observe import ObservedGrid, PhaseFailed, RoundStats
-from fedforge.monitor.control import RunControl
-from fedforge.monitor.security import read_token
-from fedforge.monitor.telemetry import Telemetry
+from fedforge.monitor.client.control import RunControl
+from fedforge.monitor.client.telemetry import Telemetry
+from fedforge.monitor.client.token import read_token
 from fedforge.train.device import runtime_device
 from fedforge.train.metrics import METRIC_KEYS
 
@@ -73,7 +73,7 @@ class PhaseRun:
         run_id = f"{self.phase_name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
         token = read_token(self.root / paths.monitor_db())
         self.telemetry = Telemetry(run_id, self.phase_name, events, url=self.cfg.monitor.url, token=token)
-        self.control = RunControl(self.cfg.monitor.url, token, run_id)
+        self.control = RunControl(self.cfg.monitor.url, run_id)
         beat = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beat,), name=f"heartbeat-{run_id}", daemon=True)
         heart.start()

@@ -10,7 +10,7 @@ import pytest
 
 from fedforge.fl import appconfig, checkpoint, engine
 from fedforge.fl.observe import PhaseFailed
-from fedforge.monitor.events import parse_event
+from fedforge.monitor.client.events import parse_event
 from tests.fl.conftest import tiny_config
 
 OUT = "artifacts/federated/T"

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from fedforge.fl import appconfig, engine, server
-from fedforge.monitor.control import RunControl
-from fedforge.monitor.events import parse_event
+from fedforge.monitor.client.control import RunControl
+from fedforge.monitor.client.events import parse_event
 from tests.fl.conftest import REPO, tiny_config, tiny_raw, write_tiny_data
 
 PHASE = {"strategy": "fedadam", "server_lr": 0.01, "rounds": 3}  # FedAdam: server state (m_t, v_t) + round-dependent step

@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from fedforge.monitor.app import create_app
-from fedforge.monitor.security import TOKEN_ENV
+from fedforge.monitor.client.token import TOKEN_ENV
+from fedforge.monitor.server.app import create_app
 
 TOKEN = "test-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

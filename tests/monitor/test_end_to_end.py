@@ -181,7 +181,7 @@ def all_events(url, run_id, n):
 
 def events_at_rest(monitor) -> list[dict]:
     """Events in the stopped monitor's database (read directly: nothing is serving it)."""
-    from fedforge.monitor.core.db import Store
+    from fedforge.monitor.server.core.db import Store
     store = Store(monitor.db_path)
     try:
         return [json.loads(body) for run in store.runs() for _, body in store.events_since(run["run_id"])]

@@ -1,0 +1,1 @@
+"""Tests of fedforge.monitor.client: what the federation imports."""

@@ -1,0 +1,1 @@
+"""Tests of fedforge.monitor.server: the FastAPI + SQLite monitor."""
