@@ -1,5 +1,5 @@
 # FedForge developer entry points. `make demo` runs the whole pipeline; `make test` runs the tests.
-# Both set up the environment first (idempotent: re-installs only when pyproject.toml changes).
+# Both set up the environment first (idempotent: re-installs only when requirements.lock or pyproject.toml changes).
 
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -9,7 +9,7 @@ export FLWR_DISABLE_UPDATE_CHECK := 1
 export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test test-fast lint dashboard help
+.PHONY: setup lock demo test test-fast lint dashboard help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -17,11 +17,18 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch/torchvision are left unpinned so pip resolves a matching pair (README: Troubleshooting).
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+# The exact versions of requirements.lock (runtime + dev extra, pip itself included), then fedforge alone.
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements.lock
+	$(BIN)/python -m pip install -e . --no-deps
 	touch $@
+
+# Keeps the current pins where pyproject.toml still allows them; `make lock UPGRADE=1` moves every package to the
+# newest allowed release. The Python patch level is this platform's (some locked releases need >= 3.11.5).
+LOCK_TARGET := --python-version 3.11.7 --python-platform x86_64-manylinux_2_28
+lock: $(VENV)/.installed  ## re-resolve requirements.lock from pyproject.toml + constraints.txt (needs PyPI)
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c constraints.txt $(LOCK_TARGET) \
+	  $(if $(UPGRADE),--upgrade) -o requirements.lock
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/scripts dashboard/index.html dashboard/package.json \
                        dashboard/vite.config.ts -type f 2>/dev/null)
@@ -30,7 +37,7 @@ dashboard/dist/index.html: dashboard/package-lock.json $(DASHBOARD_SOURCES)
 
 dashboard: dashboard/dist/index.html  ## install and build the dashboard (served by `fedforge monitor`)
 
-setup: $(VENV)/.installed  ## create .venv, install fedforge with dev extras, build the dashboard
+setup: $(VENV)/.installed  ## create .venv, install the locked versions + fedforge, build the dashboard
 	@if [ -f dashboard/package-lock.json ]; then $(MAKE) --no-print-directory dashboard; fi
 
 demo: setup  ## the main job: the whole DVC pipeline on the default params (synthetic data, offline)
