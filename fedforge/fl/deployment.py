@@ -26,6 +26,7 @@ import tomli_w
 from fedforge import paths
 from fedforge.config import Config
 from fedforge.errors import UserError
+from fedforge.fl.flower_compat import control_client, flower_env, run_status
 from fedforge.fl.processes import (
     FLOWER_PROCESSES,
     STOP_GRACE_SECONDS,
@@ -57,20 +58,6 @@ class TlsFiles:
     ca_cert: Path
     server_cert: Path
     server_key: Path
-
-
-def flower_env(flwr_home: Path) -> dict[str, str]:
-    """Environment for every Flower process: private FLWR_HOME, no telemetry, no update check, no `uv sync`."""
-    env = dict(os.environ)
-    env.update(
-        FLWR_HOME=str(flwr_home),
-        FLWR_TELEMETRY_ENABLED="0",
-        FLWR_DISABLE_UPDATE_CHECK="1",
-        FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1",
-        # SuperExec asks its SuperNode for new ClientApp work every second by default; 0.2 s shortens rounds.
-        FLWR_SUPEREXEC_TASK_POLL_INTERVAL="0.2",
-    )
-    return env
 
 
 def free_port() -> int:
@@ -241,26 +228,16 @@ class Federation:
         return res.stdout
 
     def status(self, run_id: int) -> str:
-        """Run status as `flwr list` shows it: pending, starting, running, finished:completed|failed|stopped."""
-        from flwr.proto.control_pb2 import ListRunsRequest
+        """Run status as `flwr list` shows it: pending, starting, running, finished:completed|failed|stopped.
 
+        Through an in-process Control API client: `flwr list` would start an interpreter every poll.
+        """
         if self._client is None:
-            self._client = self._control_client()
-        run = self._client.ListRuns(ListRunsRequest(run_id=run_id)).run_dict[run_id]
-        sub = run.status.sub_status
-        return f"{run.status.status}:{sub}" if sub else run.status.status
-
-    def _control_client(self):
-        """In-process Control API client: polling through `flwr list` would start an interpreter every time."""
-        from flwr.cli.typing import SuperLinkConnection
-        from flwr.cli.utils import init_http_client_from_connection
-
-        os.environ["FLWR_HOME"] = str(self.flwr_home)  # the CLI helpers look up credentials there
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per status poll otherwise
-        conn = SuperLinkConnection(name=CONNECTION, address=f"127.0.0.1:{self.port}",
-                                   root_certificates=str(self.tls.ca_cert) if self.tls else None,
-                                   insecure=self.tls is None)
-        return init_http_client_from_connection(conn)
+            os.environ["FLWR_HOME"] = str(self.flwr_home)  # the CLI helpers look up credentials there
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per status poll otherwise
+            self._client = control_client(CONNECTION, f"127.0.0.1:{self.port}",
+                                          self.tls.ca_cert if self.tls else None)
+        return run_status(self._client, run_id)
 
     def wait(self, run_id: int, *, min_nodes: int, timeout: float) -> str:
         """Poll until the run finishes; fail early if the SuperLink dies or too few SuperNodes remain."""

@@ -7,23 +7,18 @@ processes); see grid.py for why and benchmarks/federation_overhead.py for the me
 from __future__ import annotations
 
 import logging
-import os
 
 from flwr.app import Context, RecordDict
-from flwr.common.constant import SUPERLINK_NODE_ID
-from flwr.supercore.task_identity import TaskIdentity
 
 from fedforge.config import Config
 from fedforge.fl import appconfig
+from fedforge.fl.flower_compat import SUPERLINK_NODE_ID, set_task_identity
 
 log = logging.getLogger(__name__)
-FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
 
 
 def run_phase(cfg: Config, phase: str) -> None:
     """`fedforge federate --phase X` / stages/federate.py: run phase X on federation.engine."""
-    for key, value in FLOWER_ENV.items():
-        os.environ.setdefault(key, value)
     logging.getLogger("flwr").propagate = False  # flwr has its own console handler; avoid every line twice
     engine = cfg.federation.engine
     run_config = appconfig.app_config(cfg, phase, engine)
@@ -43,8 +38,7 @@ def run_local(run_config: dict, num_clients: int) -> None:
     from fedforge.fl.server_app import app as server_app
 
     run_id = 1
-    # What flwr-serverapp does before calling the app: Message() stamps these into every message it creates.
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, run_id, SUPERLINK_NODE_ID
+    set_task_identity(run_id)  # as flwr-serverapp does: Message() stamps it into every message it creates
     nodes = [{"partition-id": i, "num-partitions": num_clients} for i in range(num_clients)]
     grid = InProcessGrid(client_app, nodes, run_config, run_id=run_id)
     context = Context(run_id=run_id, node_id=SUPERLINK_NODE_ID, node_config={}, state=RecordDict(),

@@ -16,11 +16,9 @@ from collections.abc import Iterable
 
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.clientapp import ClientApp
-from flwr.common.constant import ErrorCode
-from flwr.common.serde import message_from_proto, message_to_proto
-from flwr.proto.message_pb2 import Message as ProtoMessage  # pylint: disable=E0611
 from flwr.serverapp import Grid
-from flwr.supercore.run import Run
+
+from fedforge.fl.flower_compat import ErrorCode, ProtoMessage, Run, message_from_proto, message_to_proto
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flwr.app import ConfigRecord, Message, RecordDict
-from flwr.common.serde import message_to_proto
 from flwr.serverapp import Grid
 
 from fedforge.errors import UserError
+from fedforge.fl.flower_compat import message_to_proto
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # reply polling interval on a remote grid (the in-process grid answers during push)

@@ -19,13 +19,14 @@ import os
 import signal
 import traceback
 
-from flwr.supercore.constant import TaskType
-from flwr.supercore.exit import exit_handler
-from flwr.supercore.superexec import run_superexec as flower_superexec
-from flwr.supercore.superexec.executor import ExecutionSpec, LaunchResult
-from flwr.supercore.superexec.executor.subprocess_executor import SubprocessExecutor
-from flwr.supercore.tls import validate_and_resolve_root_certificates
-from flwr.supernode.runtime.run_clientapp import run_clientapp
+from fedforge.fl.flower_compat import (
+    ExecutionSpec,
+    LaunchResult,
+    SubprocessExecutor,
+    TaskType,
+    run_forked_clientapp,
+    run_superexec_with,
+)
 
 PRELOAD = "fedforge.fl.client_app"
 
@@ -34,6 +35,7 @@ class ForkExecutor(SubprocessExecutor):
     """Forks a ClientApp task from this pre-imported process; other task types start as Flower does."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.owner = os.getpid()
         self.children: set[int] = set()
 
@@ -68,20 +70,12 @@ class ForkExecutor(SubprocessExecutor):
 
 
 def _run_child(spec: ExecutionSpec) -> None:
-    """Body of a forked task: forget the parent's exit handlers, run the ClientApp, exit without cleanup."""
+    """Body of a forked task: default signal handling, run the ClientApp, exit without the parent's cleanup."""
     code = 1
     try:
-        exit_handler.registered_exit_handlers.clear()  # the parent's handlers would close its connections
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-        run_clientapp(
-            runtime_api_address=spec.runtime_api_address,
-            token=spec.token,
-            insecure=spec.insecure,
-            certificates=validate_and_resolve_root_certificates(spec.root_certificates_path, spec.insecure),
-            parent_pid=spec.parent_pid,
-            runtime_dependency_install=False,
-        )
+        run_forked_clientapp(spec)
         code = 0
     except SystemExit as exc:  # run_clientapp ends with flwr_exit -> sys.exit(code)
         code = exc.code if isinstance(exc.code, int) else 0
@@ -103,10 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     for module in filter(None, args.preload.split(",")):
         importlib.import_module(module)
-    flower_superexec.get_executor = lambda *_a, **_k: ForkExecutor()
-    flower_superexec.run_superexec(runtime_api_address=args.runtime_api_address, insecure=args.insecure,
-                                   root_certificates_path=args.root_certificates, parent_pid=args.parent_pid,
-                                   runtime_dependency_install=False)
+    run_superexec_with(ForkExecutor(), args.runtime_api_address, insecure=args.insecure,
+                       root_certificates_path=args.root_certificates, parent_pid=args.parent_pid)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,11 @@ import torch
 import yaml
 
 from fedforge import config, paths
+from fedforge.fl import flower_compat  # noqa: F401 - sets FLOWER_ENV in os.environ before anything imports flwr
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_CLASSES, SIZE = 3, 12
 
-os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
-os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 torch.set_num_threads(1)  # at import too: module-scoped fixtures run before the autouse one below
 
 

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
-from flwr.common.constant import ErrorCode
-from flwr.supercore.task_identity import TaskIdentity
 
+from fedforge.fl.flower_compat import ErrorCode, set_task_identity
 from fedforge.fl.grid import InProcessGrid, node_id_for
 
 app = ClientApp()
@@ -28,7 +27,7 @@ def train(msg: Message, context: Context) -> Message:
 
 @pytest.fixture
 def grid():
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
+    set_task_identity(run_id=1, node_id=0)
     nodes = [{"partition-id": i, "num-partitions": 2} for i in range(2)]
     return InProcessGrid(app, nodes, {"phase": "T"})
 

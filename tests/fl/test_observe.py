@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 from flwr.app import ConfigRecord, Message, MetricRecord, RecordDict
-from flwr.supercore.task_identity import TaskIdentity
 
+from fedforge.fl.flower_compat import set_task_identity
 from fedforge.fl.observe import ObservedGrid, PhaseFailed
 
 
@@ -43,7 +43,7 @@ class HalfDeadGrid:
 
 @pytest.fixture(autouse=True)
 def _identity():
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
+    set_task_identity(run_id=1, node_id=0)
 
 
 def _train(nodes):

@@ -1,0 +1,189 @@
+"""Every use of a Flower internal, behind one fence, checked against the one flwr version it was written for.
+
+Flower's public API (flwr.app, flwr.clientapp, flwr.serverapp, flwr.serverapp.strategy and the documented
+CLIs) is imported directly wherever it is needed. Everything else -- protobuf serde, the task identity, the
+SuperExec executors, the SuperNode's pull loop, the Control API client -- is private to Flower and may
+change in any minor release, so the rest of FedForge imports it only from here. Importing this module
+first checks the installed flwr against SUPPORTED_FLWR (the pin in pyproject.toml) and stops with one line
+naming both versions and the fix, instead of an AttributeError deep inside a SuperNode later.
+tests/fl/test_flower_compat.py resolves every name in PRIVATE_SYMBOLS against the real flwr.
+
+FLOWER_ENV, the environment every Flower process of ours gets, is defined here too, and set (unless already
+set) in this process before flwr is first imported, because flwr reads FLWR_TELEMETRY_ENABLED at import.
+"""
+from __future__ import annotations
+
+import os
+import time
+import types
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from fedforge.errors import UserError
+
+__all__ = [  # what the rest of FedForge may import from here
+    "FLOWER_ENV",
+    "PRIVATE_SYMBOLS",
+    "SUPERLINK_NODE_ID",
+    "SUPPORTED_FLWR",
+    "ErrorCode",
+    "ExecutionSpec",
+    "FlowerVersionError",
+    "LaunchResult",
+    "ProtoMessage",
+    "Run",
+    "SubprocessExecutor",
+    "TaskType",
+    "cap_supernode_idle_poll",
+    "check_flwr_version",
+    "control_client",
+    "flower_env",
+    "flower_supernode",
+    "message_from_proto",
+    "message_to_proto",
+    "run_forked_clientapp",
+    "run_status",
+    "run_superexec_with",
+    "set_task_identity",
+]
+SUPPORTED_FLWR = ">=1.42,<1.43"  # the pin in pyproject.toml (test_flower_compat checks that they agree)
+FLOWER_ENV = {
+    "FLWR_TELEMETRY_ENABLED": "0",  # no usage events sent to flower.ai from a hospital's machine
+    "FLWR_DISABLE_UPDATE_CHECK": "1",  # no "new version available" network call per process start
+    "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",  # never `pip install` an app's dependencies at run time
+    # SuperExec asks its SuperNode for new ClientApp work every second by default; 0.2 s shortens rounds.
+    "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.2",
+}
+
+
+class FlowerVersionError(UserError):
+    """The installed flwr is not the version whose internals this module was written against."""
+
+
+def check_flwr_version(installed: str) -> None:
+    """Raise FlowerVersionError (one line: both versions and the fix) unless `installed` is in SUPPORTED_FLWR."""
+    try:
+        supported = Version(installed) in SpecifierSet(SUPPORTED_FLWR)
+    except InvalidVersion:
+        supported = False
+    if not supported:
+        raise FlowerVersionError(
+            f"flwr {installed} is installed but FedForge supports flwr{SUPPORTED_FLWR} only (it uses Flower "
+            f"internals, see fedforge/fl/flower_compat.py); fix: pip install 'flwr{SUPPORTED_FLWR}'")
+
+
+def flower_env(flwr_home: Path) -> dict[str, str]:
+    """Environment for a Flower child process: ours plus FLOWER_ENV and a private FLWR_HOME."""
+    return {**os.environ, **FLOWER_ENV, "FLWR_HOME": str(flwr_home)}
+
+
+for _name, _value in FLOWER_ENV.items():  # before `import flwr`: it reads FLWR_TELEMETRY_ENABLED on import
+    os.environ.setdefault(_name, _value)
+
+import flwr
+
+check_flwr_version(flwr.__version__)
+
+# The private symbols, imported only after the version check; why FedForge needs each:
+# - Control API client (deployment.py): polling run status via `flwr list` would start an interpreter per poll.
+# - SUPERLINK_NODE_ID, ErrorCode, serde, ProtoMessage, Run (grid.py, observe.py): the in-process grid carries
+#   every message in Flower's protobuf wire format, replies to a crashed ClientApp with Flower's error code
+#   and returns the Run record a Grid must have, exactly as the SuperLink and flwr-serverapp would.
+# - TaskIdentity (engine.py): Message() stamps the current task's run and node ids; flwr-serverapp sets them.
+# - TaskType, ExecutionSpec, LaunchResult, SubprocessExecutor, exit_handler, run_superexec, run_clientapp,
+#   validate_and_resolve_root_certificates (warm_superexec.py): an executor that forks ClientApps from a
+#   pre-imported SuperExec, stock launches for other task types, the ClientApp runner a forked child calls.
+# - start_client_internal, flower_supernode (supernode.py): stock `flower-supernode` with its 3 s idle sleep capped.
+from flwr.cli.typing import SuperLinkConnection
+from flwr.cli.utils import init_http_client_from_connection
+from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
+from flwr.common.serde import message_from_proto, message_to_proto
+from flwr.proto.control_pb2 import ListRunsRequest  # pylint: disable=E0611
+from flwr.proto.message_pb2 import Message as ProtoMessage  # pylint: disable=E0611
+from flwr.supercore.constant import TaskType
+from flwr.supercore.exit import exit_handler
+from flwr.supercore.run import Run
+from flwr.supercore.superexec import run_superexec as superexec_module
+from flwr.supercore.superexec.executor import ExecutionSpec, LaunchResult, SubprocessExecutor
+from flwr.supercore.task_identity import TaskIdentity
+from flwr.supercore.tls import validate_and_resolve_root_certificates
+from flwr.supernode import start_client_internal as supernode_loop_module
+from flwr.supernode.cli import flower_supernode
+from flwr.supernode.runtime.run_clientapp import run_clientapp
+
+PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr
+    "SuperLinkConnection": "flwr.cli.typing:SuperLinkConnection",
+    "init_http_client_from_connection": "flwr.cli.utils:init_http_client_from_connection",
+    "ListRunsRequest": "flwr.proto.control_pb2:ListRunsRequest",
+    "SUPERLINK_NODE_ID": "flwr.common.constant:SUPERLINK_NODE_ID",
+    "ErrorCode": "flwr.common.constant:ErrorCode",
+    "message_from_proto": "flwr.common.serde:message_from_proto",
+    "message_to_proto": "flwr.common.serde:message_to_proto",
+    "ProtoMessage": "flwr.proto.message_pb2:Message",
+    "Run": "flwr.supercore.run:Run",
+    "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",
+    "TaskType": "flwr.supercore.constant:TaskType",
+    "exit_handler": "flwr.supercore.exit:exit_handler",
+    "superexec_module": "flwr.supercore.superexec:run_superexec",
+    "ExecutionSpec": "flwr.supercore.superexec.executor:ExecutionSpec",
+    "LaunchResult": "flwr.supercore.superexec.executor:LaunchResult",
+    "SubprocessExecutor": "flwr.supercore.superexec.executor:SubprocessExecutor",
+    "validate_and_resolve_root_certificates": "flwr.supercore.tls:validate_and_resolve_root_certificates",
+    "run_clientapp": "flwr.supernode.runtime.run_clientapp:run_clientapp",
+    "supernode_loop_module": "flwr.supernode:start_client_internal",
+    "flower_supernode": "flwr.supernode.cli:flower_supernode",
+}
+
+
+def set_task_identity(run_id: int, node_id: int = SUPERLINK_NODE_ID, task_id: int = 1) -> None:
+    """Say which task this process runs, as flwr-serverapp does before calling the app (Message() reads it)."""
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = task_id, run_id, node_id
+
+
+def control_client(name: str, address: str, ca_cert: Path | None):
+    """A Control API client for connection `name` at `address` (TLS if ca_cert is given); caller closes it.
+
+    The CLI helpers read credentials from $FLWR_HOME, so the caller sets FLWR_HOME first.
+    """
+    connection = SuperLinkConnection(name=name, address=address, insecure=ca_cert is None,
+                                     root_certificates=str(ca_cert) if ca_cert else None)
+    return init_http_client_from_connection(connection)
+
+
+def run_status(client, run_id: int) -> str:
+    """Run status as `flwr list` shows it: pending, starting, running, finished:completed|failed|stopped."""
+    run = client.ListRuns(ListRunsRequest(run_id=run_id)).run_dict[run_id]
+    sub = run.status.sub_status
+    return f"{run.status.status}:{sub}" if sub else run.status.status
+
+
+def run_superexec_with(executor, runtime_api_address: str, *, insecure: bool, root_certificates_path: str | None,
+                       parent_pid: int | None) -> None:
+    """Flower's SuperExec loop with our executor: run_superexec has no parameter for one, so we replace the
+    get_executor it calls (this process only runs this loop)."""
+    superexec_module.get_executor = lambda *_args, **_kwargs: executor
+    superexec_module.run_superexec(runtime_api_address=runtime_api_address, insecure=insecure,
+                                   root_certificates_path=root_certificates_path, parent_pid=parent_pid,
+                                   runtime_dependency_install=False)
+
+
+def run_forked_clientapp(spec: ExecutionSpec) -> None:
+    """In a child forked from the SuperExec: drop the parent's exit handlers (they would close its connections),
+    then run one ClientApp task exactly as `flwr-clientapp` would."""
+    exit_handler.registered_exit_handlers.clear()
+    run_clientapp(runtime_api_address=spec.runtime_api_address, token=spec.token, insecure=spec.insecure,
+                  certificates=validate_and_resolve_root_certificates(spec.root_certificates_path, spec.insecure),
+                  parent_pid=spec.parent_pid, runtime_dependency_install=False)
+
+
+def cap_supernode_idle_poll(max_seconds: float) -> None:
+    """Make the SuperNode's pull loop sleep at most `max_seconds` where Flower sleeps a fixed 3 s when idle.
+
+    Only start_client_internal sees the capped sleep: it gets its own `time` module namespace.
+    """
+    def capped_sleep(seconds: float) -> None:
+        time.sleep(min(seconds, max_seconds))
+
+    supernode_loop_module.time = types.SimpleNamespace(**{**vars(time), "sleep": capped_sleep})

@@ -1,0 +1,135 @@
+"""The Flower fence: every private symbol resolves in the installed flwr, nothing else imports one, and another
+flwr version stops FedForge with one clear line."""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+import time
+import tomllib
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from fedforge.fl import flower_compat
+from fedforge.fl.flower_compat import FlowerVersionError, check_flwr_version
+from tests.fl.conftest import REPO
+
+PUBLIC_FLOWER = {"flwr.app", "flwr.clientapp", "flwr.serverapp", "flwr.serverapp.strategy"}
+
+
+def _flwr_imports(path) -> list[tuple[str, str]]:
+    """(module, bound name) of every flwr import statement in one source file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "flwr":
+            found += [(node.module, alias.asname or alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, alias.asname or alias.name) for alias in node.names if alias.name.startswith("flwr")]
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(flower_compat.PRIVATE_SYMBOLS))
+def test_each_private_symbol_is_the_real_flwr_object(name):
+    module, attribute = flower_compat.PRIVATE_SYMBOLS[name].split(":")
+    assert getattr(flower_compat, name) is getattr(importlib.import_module(module), attribute)
+
+
+def test_private_symbols_lists_every_private_import_of_the_fence():
+    imported = {bound for module, bound in _flwr_imports(REPO / "fedforge/fl/flower_compat.py") if module != "flwr"}
+    assert imported == set(flower_compat.PRIVATE_SYMBOLS)
+
+
+def test_no_other_module_imports_a_private_flower_symbol():
+    fence = REPO / "fedforge/fl/flower_compat.py"
+    sources = [p for folder in ("fedforge", "benchmarks", "stages") for p in (REPO / folder).rglob("*.py")]
+    private = [f"{p.relative_to(REPO)}: {module}" for p in sources if p != fence
+               for module, _ in _flwr_imports(p) if module not in PUBLIC_FLOWER]
+    assert private == []
+
+
+def test_supported_range_is_the_pyproject_pin():
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [r.specifier for r in map(Requirement, dependencies) if r.name == "flwr"]
+    assert pins == [SpecifierSet(flower_compat.SUPPORTED_FLWR)]
+
+
+@pytest.mark.parametrize("version", ["1.42.0", "1.42.7"])
+def test_supported_versions_pass(version):
+    check_flwr_version(version)
+
+
+@pytest.mark.parametrize("version", ["1.43.0", "1.41.2", "1.42.0rc1", "1.43.0.dev20260101", "2.0.0", "unknown"])
+def test_other_versions_fail_in_one_line_naming_both_versions_and_the_fix(version):
+    with pytest.raises(FlowerVersionError) as raised:
+        check_flwr_version(version)
+    assert str(raised.value) == (
+        f"flwr {version} is installed but FedForge supports flwr>=1.42,<1.43 only (it uses Flower internals, "
+        "see fedforge/fl/flower_compat.py); fix: pip install 'flwr>=1.42,<1.43'")
+
+
+def test_importing_the_fence_under_another_flwr_stops_before_any_private_import():
+    code = "import flwr; flwr.__version__ = '1.99.0'; import fedforge.fl.flower_compat"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "fedforge.fl.flower_compat.FlowerVersionError: flwr 1.99.0 is installed but FedForge supports "
+        "flwr>=1.42,<1.43 only (it uses Flower internals, see fedforge/fl/flower_compat.py); "
+        "fix: pip install 'flwr>=1.42,<1.43'")
+
+
+def test_flower_env_adds_the_quiet_settings_and_a_private_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLWR_TELEMETRY_ENABLED", "1")
+    env = flower_compat.flower_env(tmp_path)
+    assert {k: env[k] for k in flower_compat.FLOWER_ENV} == flower_compat.FLOWER_ENV
+    assert env["FLWR_HOME"] == str(tmp_path) and env["PATH"] == os.environ["PATH"]
+
+
+def test_task_identity_is_what_new_messages_carry():
+    from flwr.app import Message, RecordDict
+
+    flower_compat.set_task_identity(run_id=7, node_id=0)
+    assert Message(RecordDict({}), 5, "train").metadata.run_id == 7
+
+
+def test_the_supernode_idle_sleep_we_cap_is_still_a_fixed_3_s_sleep(monkeypatch):
+    loop = flower_compat.supernode_loop_module
+    assert "time.sleep(3)" in inspect.getsource(loop.start_client_internal)
+    slept = []
+    monkeypatch.setattr(loop, "time", loop.time)  # restored after the test
+    monkeypatch.setattr(time, "sleep", slept.append)
+    flower_compat.cap_supernode_idle_poll(0.5)
+    loop.time.sleep(3)
+    loop.time.sleep(0.2)
+    assert slept == [0.5, 0.2] and loop.time.monotonic is time.monotonic
+
+
+def test_the_superexec_loop_takes_its_executor_from_the_get_executor_we_replace(monkeypatch):
+    superexec = flower_compat.superexec_module
+    assert "executor = get_executor(" in inspect.getsource(superexec.run_superexec)
+    ran = {}
+    monkeypatch.setattr(superexec, "get_executor", superexec.get_executor)  # restored after the test
+    monkeypatch.setattr(superexec, "run_superexec", lambda **kwargs: ran.update(kwargs, executor=superexec.get_executor()))
+    executor = flower_compat.SubprocessExecutor()
+    flower_compat.run_superexec_with(executor, "127.0.0.1:9", insecure=True, root_certificates_path=None, parent_pid=3)
+    assert ran == {"runtime_api_address": "127.0.0.1:9", "insecure": True, "root_certificates_path": None,
+                   "parent_pid": 3, "runtime_dependency_install": False, "executor": executor}
+
+
+def test_a_forked_clientapp_forgets_the_parents_exit_handlers(monkeypatch):
+    handlers = flower_compat.exit_handler
+    monkeypatch.setattr(handlers, "registered_exit_handlers", ["the parent's close()"])
+    calls = []
+    monkeypatch.setattr(flower_compat, "run_clientapp", lambda **kwargs: calls.append(kwargs))
+    spec = flower_compat.ExecutionSpec(task_type=flower_compat.TaskType.CLIENT_APP, runtime_api_address="127.0.0.1:9",
+                                       token="t", insecure=True, root_certificates_path=None,
+                                       runtime_dependency_install=False, parent_pid=None, suppress_output=False,
+                                       task_id=1)
+    flower_compat.run_forked_clientapp(spec)
+    assert handlers.registered_exit_handlers == []
+    assert calls == [{"runtime_api_address": "127.0.0.1:9", "token": "t", "insecure": True, "certificates": None,
+                      "parent_pid": None, "runtime_dependency_install": False}]
