@@ -8,3 +8,7 @@ from __future__ import annotations
 
 class UserError(Exception):
     """An expected failure whose message names the problem and the fix (bad params, missing input, stop)."""
+
+
+class MissingInputError(UserError, FileNotFoundError):
+    """A stage's input (another stage's output, a model directory) is not there; the message names the command."""

@@ -1,7 +1,8 @@
 """audit@<dataset>: check a MedMNIST-format file against the schema and write its metrics (DVC metrics).
 
 Fails (DataError naming the problem) on a missing key, a wrong dtype or shape, a label out of range or a
-split size off; otherwise records source, md5, shapes, class counts, pixel mean/std and exact duplicates.
+split size off; otherwise records source, md5, shapes, class counts, pixel mean/std and exact duplicates in
+audit.json (a plain output), and the few numbers people compare in summary.json (the DVC metrics).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fedforge.config import Config, ConfigError
 from fedforge.data import DataError, label_names, medmnist_info
 from fedforge.data.arrays import iter_npz_rows, md5_file, npz_info, npz_keys, read_npz_array
 from fedforge.data.synthetic import SPLITS, split_class_counts
+from fedforge.errors import MissingInputError
 from fedforge.io import write_json
 
 CHUNK_PIXELS = 4096 * 28 * 28
@@ -102,19 +104,30 @@ def audit_file(path: Path, *, source: str, dataset: str, sizes: dict[str, int], 
     }
 
 
+def audit_summary(report: dict) -> dict:
+    """The headline numbers of an audit (DVC metrics): the same few keys for every dataset and class count."""
+    return {
+        "images": {split: report["splits"][split]["n"] for split in SPLITS},
+        "duplicates_within": sum(report["splits"][split]["duplicates_within"] for split in SPLITS),
+        "duplicates_across": sum(report["duplicates_across"].values()),
+        "md5_matches_official": report["md5_matches_official"],
+    }
+
+
 def run_audit(cfg: Config, dataset: str) -> dict:
-    """Audit data.root/<dataset>/<file> and write artifacts/audit/<dataset>/audit.json."""
+    """Audit data.root/<dataset>/<file>; write artifacts/audit/<dataset>/audit.json and summary.json."""
     from fedforge.data.download import official_source
 
     if dataset not in cfg.data.datasets:
         raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
     path = paths.raw_npz(cfg.data.root, dataset, cfg.data.image_size)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run `dvc repro download@{dataset}` first")
+        raise MissingInputError(f"{path}: missing; run `dvc repro download@{dataset}` first")
     report = audit_file(path, source=cfg.data.source, dataset=dataset,
                         sizes=expected_sizes(cfg.data.source, dataset, cfg.data.synthetic.scale),
                         num_classes=len(label_names(dataset)), image_size=cfg.data.image_size,
                         official_md5=official_source(dataset, cfg.data.image_size)[1])
     write_json(paths.audit_dir(dataset) / "audit.json", report)
+    write_json(paths.audit_dir(dataset) / "summary.json", audit_summary(report))
     logging.getLogger(__name__).info("audit@%s: ok (%s, md5 %s)", dataset, cfg.data.source, report["md5"])
     return report

@@ -2,8 +2,9 @@
 
 Presets: `iid` (seeded shuffle, then IidPartitioner's equal shards), `moderate` / `severe` (Dirichlet over
 labels with partition.alphas). Each client's partition then holds out partition.val_fraction as its local
-validation set. Outputs int64 index files into the train split, stats.json (DVC metrics) and
-label_histogram.json (DVC plot rows {client, label, count}).
+validation set. Outputs int64 index files into the train split, stats.json (DVC metrics: a fixed set of
+headline keys, whatever the number of clients), clients.json (per-client sizes and label counts, a plain
+output) and label_histogram.json (DVC plot rows {client, label, count}).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fedforge import paths
 from fedforge.config import Config, ConfigError
 from fedforge.data import DataError, label_names
 from fedforge.data.arrays import read_npz_array
+from fedforge.errors import MissingInputError
 from fedforge.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,9 @@ def make_partitions(labels: np.ndarray, *, num_clients: int, preset: str, alpha:
     return clients
 
 
-def partition_stats(labels: np.ndarray, clients: dict, num_classes: int, **settings) -> tuple[dict, list[dict]]:
-    """stats.json content and label-histogram plot rows."""
+def partition_stats(labels: np.ndarray, clients: dict, num_classes: int,
+                    **settings) -> tuple[dict, dict, list[dict]]:
+    """stats.json content (headline numbers), clients.json content and label-histogram plot rows."""
     sizes, hists, rows, skews = {}, {}, [], []
     overall = np.bincount(labels, minlength=num_classes) / len(labels)
     for cid, (train, val) in clients.items():
@@ -86,23 +89,22 @@ def partition_stats(labels: np.ndarray, clients: dict, num_classes: int, **setti
         # one bar per (client, class): DVC's bar template has no colour channel, so the pair is the bar's name
         rows += [{"client": cid, "label": k, "count": int(c), "bar": f"{cid} class {k}"} for k, c in enumerate(hist)]
         skews.append(0.5 * np.abs(hist / max(hist.sum(), 1) - overall).sum())
-    stats = {**settings, "num_classes": num_classes, "total_train": len(labels), "sizes": sizes,
-             "label_histograms": hists,
+    stats = {**settings, "num_classes": num_classes, "total_train": len(labels),
              # mean total-variation distance of the clients' label mix from the whole train split (0 = iid)
              "label_skew": round(float(np.mean(skews)), 6),
              "train_sizes": {"min": min(s["train"] for s in sizes.values()),
                              "max": max(s["train"] for s in sizes.values())}}
-    return stats, rows
+    return stats, {"sizes": sizes, "label_histograms": hists}, rows
 
 
 def run_partition(cfg: Config, dataset: str) -> dict:
-    """Partition data.root/<dataset>'s train split; write indices/, stats.json and label_histogram.json."""
+    """Partition data.root/<dataset>'s train split; write indices/, stats.json, clients.json, label_histogram.json."""
     if dataset not in cfg.data.datasets:
         raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
     pc = cfg.partition
     npz = paths.raw_npz(cfg.data.root, dataset, cfg.data.image_size)
     if not npz.is_file():
-        raise FileNotFoundError(f"{npz}: missing; run `dvc repro download@{dataset}` first")
+        raise MissingInputError(f"{npz}: missing; run `dvc repro download@{dataset}` first")
     labels = read_npz_array(npz, "train_labels").reshape(-1).astype(np.int64)
     alpha = None if pc.preset == "iid" else pc.alphas[pc.preset]
     clients = make_partitions(labels, num_clients=pc.num_clients, preset=pc.preset, alpha=alpha, seed=cfg.seed,
@@ -112,10 +114,12 @@ def run_partition(cfg: Config, dataset: str) -> dict:
         for cid, (train, val) in clients.items():
             np.save(tmp / f"{cid}_train.npy", train)
             np.save(tmp / f"{cid}_val.npy", val)
-    stats, rows = partition_stats(labels, clients, len(label_names(dataset)), dataset=dataset, preset=pc.preset,
+    stats, per_client, rows = partition_stats(labels, clients, len(label_names(dataset)), dataset=dataset, preset=pc.preset,
                                   alpha=alpha, num_clients=pc.num_clients, seed=cfg.seed,
                                   min_client_size=pc.min_client_size, val_fraction=pc.val_fraction)
     write_json(out / "stats.json", stats)
+    write_json(out / "clients.json", per_client)
     write_json(out / "label_histogram.json", rows)
-    log.info("partition@%s: %s, train sizes %s", dataset, pc.preset, {c: s["train"] for c, s in stats["sizes"].items()})
+    log.info("partition@%s: %s, train sizes %s", dataset, pc.preset,
+             {c: s["train"] for c, s in per_client["sizes"].items()})
     return stats

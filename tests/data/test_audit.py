@@ -74,3 +74,6 @@ def test_run_audit_writes_metrics_json(tiny_data):
     report = json.loads((tiny_data.root / "artifacts/audit/bloodmnist/audit.json").read_text())
     assert report["data_source"] == "synthetic" and report["file"] == "bloodmnist.npz"
     assert report["splits"]["val"]["n"] == SIZES["val"] == 36
+    summary = json.loads((tiny_data.root / "artifacts/audit/bloodmnist/summary.json").read_text())
+    assert summary == {"images": SIZES, "duplicates_within": 0, "duplicates_across": 0,
+                       "md5_matches_official": False}  # DVC metrics: headline numbers only, no class counts

@@ -68,9 +68,14 @@ def test_run_partition_outputs(tiny_data):
     assert sorted(p.name for p in indices.iterdir()) == [
         "client_0_train.npy", "client_0_val.npy", "client_1_train.npy", "client_1_val.npy"]
     stats = json.loads((tiny_data.partition_dir / "stats.json").read_text())
+    per_client = json.loads((tiny_data.partition_dir / "clients.json").read_text())
     train0 = np.load(indices / "client_0_train.npy")
-    assert stats["sizes"]["client_0"]["train"] == len(train0) and stats["preset"] == "moderate"
+    assert per_client["sizes"]["client_0"]["train"] == len(train0) and stats["preset"] == "moderate"
+    assert sum(per_client["label_histograms"]["client_0"].values()) == len(train0)
     assert 0 < stats["label_skew"] < 1
+    # DVC metrics keep a fixed set of keys, whatever the number of clients (per-client data is in clients.json)
+    assert sorted(stats) == ["alpha", "dataset", "label_skew", "min_client_size", "num_classes", "num_clients",
+                             "preset", "seed", "total_train", "train_sizes", "val_fraction"]
     rows = json.loads((tiny_data.partition_dir / "label_histogram.json").read_text())
     assert {r["client"] for r in rows} == {"client_0", "client_1"}
     assert sum(r["count"] for r in rows if r["client"] == "client_0") == len(train0)
