@@ -79,7 +79,8 @@ def run_engine(work: Path, cfg: config.Config, phase: str) -> dict:
     timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
     return {"wall": wall, "compute": compute, "updates": updates, "ratio": wall / compute if compute else float("nan"),
             "server_ratio": timing.get("overhead", float("nan")),
-            "extra_per_round": (wall - compute) / cfg.phase(phase).rounds}
+            "extra_per_round": (wall - compute) / cfg.phase(phase).rounds,
+            "load_1min_after": os.getloadavg()[0]}  # machine load differs between engines run one after another
 
 
 def clientapp_import_seconds() -> float:
@@ -87,6 +88,11 @@ def clientapp_import_seconds() -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import fedforge.fl.client_app"], check=True)
     return time.perf_counter() - start
+
+
+def fmt_load(load: tuple[float, float, float]) -> str:
+    """'1.1 0.8 0.4' from os.getloadavg()."""
+    return " ".join(f"{x:.1f}" for x in load)
 
 
 def main() -> None:
@@ -108,6 +114,7 @@ def main() -> None:
 
     base = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="fedforge-overhead-"))
     cwd, results = Path.cwd(), {}
+    load_before = os.getloadavg()
     try:
         for name in names:
             scale = args.scale if name == "local" else args.deployment_scale
@@ -132,6 +139,8 @@ def main() -> None:
         print(f"{name:<17}{r['scale']:>6g}{r['rounds']:>7}{r['updates']:>8}{r['wall']:>9.1f}{r['compute']:>10.1f}"
               f"{r['ratio']:>7.2f}{r['extra_per_round']:>15.1f}{r['server_ratio']:>14.2f}")
     print(f"cold ClientApp start-up (python -c 'import fedforge.fl.client_app'): {import_seconds:.1f} s wall")
+    print(f"load average (1/5/15 min) before: {fmt_load(load_before)}, after: {fmt_load(os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs: other work on the machine slows every engine")
 
 
 if __name__ == "__main__":

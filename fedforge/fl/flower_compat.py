@@ -86,16 +86,7 @@ import flwr
 
 check_flwr_version(flwr.__version__)
 
-# The private symbols, imported only after the version check; why FedForge needs each:
-# - Control API client (deployment.py): polling run status via `flwr list` would start an interpreter per poll.
-# - SUPERLINK_NODE_ID, ErrorCode, serde, ProtoMessage, Run (grid.py, observe.py): the in-process grid carries
-#   every message in Flower's protobuf wire format, replies to a crashed ClientApp with Flower's error code
-#   and returns the Run record a Grid must have, exactly as the SuperLink and flwr-serverapp would.
-# - TaskIdentity (engine.py): Message() stamps the current task's run and node ids; flwr-serverapp sets them.
-# - TaskType, ExecutionSpec, LaunchResult, SubprocessExecutor, exit_handler, run_superexec, run_clientapp,
-#   validate_and_resolve_root_certificates (warm_superexec.py): an executor that forks ClientApps from a
-#   pre-imported SuperExec, stock launches for other task types, the ClientApp runner a forked child calls.
-# - start_client_internal, flower_supernode (supernode.py): stock `flower-supernode` with its 3 s idle sleep capped.
+# Flower's private symbols, imported only after the version check; PRIVATE_SYMBOLS says why we need each.
 from flwr.cli.typing import SuperLinkConnection
 from flwr.cli.utils import init_http_client_from_connection
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
@@ -113,27 +104,31 @@ from flwr.supernode import start_client_internal as supernode_loop_module
 from flwr.supernode.cli import flower_supernode
 from flwr.supernode.runtime.run_clientapp import run_clientapp
 
-PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr
-    "SuperLinkConnection": "flwr.cli.typing:SuperLinkConnection",
-    "init_http_client_from_connection": "flwr.cli.utils:init_http_client_from_connection",
-    "ListRunsRequest": "flwr.proto.control_pb2:ListRunsRequest",
-    "SUPERLINK_NODE_ID": "flwr.common.constant:SUPERLINK_NODE_ID",
-    "ErrorCode": "flwr.common.constant:ErrorCode",
-    "message_from_proto": "flwr.common.serde:message_from_proto",
-    "message_to_proto": "flwr.common.serde:message_to_proto",
-    "ProtoMessage": "flwr.proto.message_pb2:Message",
-    "Run": "flwr.supercore.run:Run",
-    "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",
-    "TaskType": "flwr.supercore.constant:TaskType",
-    "exit_handler": "flwr.supercore.exit:exit_handler",
-    "superexec_module": "flwr.supercore.superexec:run_superexec",
-    "ExecutionSpec": "flwr.supercore.superexec.executor:ExecutionSpec",
-    "LaunchResult": "flwr.supercore.superexec.executor:LaunchResult",
-    "SubprocessExecutor": "flwr.supercore.superexec.executor:SubprocessExecutor",
-    "validate_and_resolve_root_certificates": "flwr.supercore.tls:validate_and_resolve_root_certificates",
-    "run_clientapp": "flwr.supernode.runtime.run_clientapp:run_clientapp",
-    "supernode_loop_module": "flwr.supernode:start_client_internal",
-    "flower_supernode": "flwr.supernode.cli:flower_supernode",
+PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge needs it
+    # deployment.py polls run status with an in-process Control API client (`flwr list` = an interpreter per poll)
+    "SuperLinkConnection": "flwr.cli.typing:SuperLinkConnection",  # the connection the client is built from
+    "init_http_client_from_connection": "flwr.cli.utils:init_http_client_from_connection",  # builds the client
+    "ListRunsRequest": "flwr.proto.control_pb2:ListRunsRequest",  # the status query
+    # engine.py / grid.py / observe.py: the local engine's in-process grid behaves as SuperLink + flwr-serverapp
+    "SUPERLINK_NODE_ID": "flwr.common.constant:SUPERLINK_NODE_ID",  # the ServerApp's node id in its Context
+    "ErrorCode": "flwr.common.constant:ErrorCode",  # the error reply a crashed ClientApp becomes
+    "message_from_proto": "flwr.common.serde:message_from_proto",  # messages travel in Flower's wire format,
+    "message_to_proto": "flwr.common.serde:message_to_proto",  # so byte counts are real and no object is shared
+    "ProtoMessage": "flwr.proto.message_pb2:Message",  # ... parsed back from bytes
+    "Run": "flwr.supercore.run:Run",  # the run record a Grid must return
+    "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",  # Message() stamps its run/node id into messages
+    # warm_superexec.py: a SuperExec that forks ClientApps from a process that imported them once
+    "TaskType": "flwr.supercore.constant:TaskType",  # only ClientApp tasks are forked
+    "ExecutionSpec": "flwr.supercore.superexec.executor:ExecutionSpec",  # what the SuperExec asks us to launch
+    "LaunchResult": "flwr.supercore.superexec.executor:LaunchResult",  # what we answer
+    "SubprocessExecutor": "flwr.supercore.superexec.executor:SubprocessExecutor",  # stock launch for other tasks
+    "superexec_module": "flwr.supercore.superexec:run_superexec",  # the SuperExec loop and its get_executor
+    "exit_handler": "flwr.supercore.exit:exit_handler",  # a forked child must not run the parent's handlers
+    "run_clientapp": "flwr.supernode.runtime.run_clientapp:run_clientapp",  # what flwr-clientapp runs
+    "validate_and_resolve_root_certificates": "flwr.supercore.tls:validate_and_resolve_root_certificates",  # TLS
+    # supernode.py: stock `flower-supernode` with its fixed 3 s idle sleep capped
+    "supernode_loop_module": "flwr.supernode:start_client_internal",  # the pull loop whose sleep we cap
+    "flower_supernode": "flwr.supernode.cli:flower_supernode",  # the `flower-supernode` entry point
 }
 
 
