@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fedforge import paths
-from fedforge.config import Config, ConfigError
+from fedforge.config import Config
 from fedforge.data import DataError, label_names, medmnist_info
 from fedforge.data.arrays import iter_npz_rows, md5_file, npz_info, npz_keys, read_npz_array
 from fedforge.data.synthetic import SPLITS, split_class_counts
@@ -118,8 +118,7 @@ def run_audit(cfg: Config, dataset: str) -> dict:
     """Audit data.root/<dataset>/<file>; write artifacts/audit/<dataset>/audit.json and summary.json."""
     from fedforge.data.download import official_source
 
-    if dataset not in cfg.data.datasets:
-        raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
+    cfg.dataset(dataset)
     path = paths.raw_npz(cfg.data.root, dataset, cfg.data.image_size)
     if not path.is_file():
         raise MissingInputError(f"{path}: missing; run `dvc repro download@{dataset}` first")

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from fedforge import paths
-from fedforge.config import Config, ConfigError
+from fedforge.config import Config
 from fedforge.data import DataError, medmnist_info
 from fedforge.data.arrays import md5_file
 from fedforge.data.synthetic import write_synthetic
@@ -76,8 +76,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def run_download(cfg: Config, dataset: str) -> Path:
     """Write data.root/<dataset>/<medmnist file name> from the configured source; returns its path."""
-    if dataset not in cfg.data.datasets:
-        raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
+    cfg.dataset(dataset)
     size = cfg.data.image_size
     out_dir = paths.raw_dir(cfg.data.root, dataset)
     out = paths.raw_npz(cfg.data.root, dataset, size)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from fedforge import paths
-from fedforge.config import Config, ConfigError
+from fedforge.config import Config
 from fedforge.data import DataError, label_names
 from fedforge.data.arrays import read_npz_array
 from fedforge.errors import MissingInputError
@@ -99,8 +99,7 @@ def partition_stats(labels: np.ndarray, clients: dict, num_classes: int,
 
 def run_partition(cfg: Config, dataset: str) -> dict:
     """Partition data.root/<dataset>'s train split; write indices/, stats.json, clients.json, label_histogram.json."""
-    if dataset not in cfg.data.datasets:
-        raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
+    cfg.dataset(dataset)
     pc = cfg.partition
     npz = paths.raw_npz(cfg.data.root, dataset, cfg.data.image_size)
     if not npz.is_file():

@@ -15,10 +15,11 @@ import numpy as np
 from tqdm import tqdm
 
 from fedforge import paths
-from fedforge.config import Config, ConfigError
+from fedforge.config import Config
 from fedforge.data import label_names
 from fedforge.data.arrays import NpyWriter, iter_npz_rows, npz_info, read_npz_array
 from fedforge.data.synthetic import SPLITS
+from fedforge.errors import MissingInputError
 from fedforge.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,14 @@ def write_arrays(npz: Path, clients: dict[str, dict[str, np.ndarray]], central: 
 
 def run_preprocess(cfg: Config, dataset: str) -> dict:
     """Write artifacts/preprocessed/<dataset>/{central,clients}/ from the raw file and the partition indices."""
-    if dataset not in cfg.data.datasets:
-        raise ConfigError(f"--dataset {dataset}: not in data.datasets {list(cfg.data.datasets)}")
+    cfg.dataset(dataset)
     size = cfg.data.image_size
     npz = paths.raw_npz(cfg.data.root, dataset, size)
     index_dir = paths.partition_dir(dataset) / "indices"
     if not npz.is_file():
-        raise FileNotFoundError(f"{npz}: missing; run `dvc repro download@{dataset}` first")
+        raise MissingInputError(f"{npz}: missing; run `dvc repro download@{dataset}` first")
     if not index_dir.is_dir():
-        raise FileNotFoundError(f"{index_dir}: missing; run `dvc repro partition@{dataset}` first")
+        raise MissingInputError(f"{index_dir}: missing; run `dvc repro partition@{dataset}` first")
     num_clients = len(list(index_dir.glob("client_*_train.npy")))
     clients = {paths.client_id(i): {part: np.load(index_dir / f"{paths.client_id(i)}_{part}.npy")
                                     for part in ("train", "val")} for i in range(num_clients)}

@@ -5,7 +5,6 @@ $FLWR_HOME/apps), so everything they need arrives here. Keys are documented in s
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -15,7 +14,7 @@ from fedforge import config
 
 def config_to_json(cfg: config.Config) -> str:
     """The validated config as JSON that `config.parse` turns back into the same Config."""
-    return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    return json.dumps(cfg.model_dump(), sort_keys=True)
 
 
 def app_config(cfg: config.Config, phase: str, engine: str, repo_root: str | Path = ".") -> dict[str, str]:

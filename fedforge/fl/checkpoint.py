@@ -7,7 +7,6 @@ completed one is kept for inspection but a re-run (e.g. after a code change) sta
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -41,8 +40,8 @@ def fingerprint(cfg: Config, phase: str, root: Path) -> str:
     """Hash of everything a phase's result depends on besides code: its params and its input data."""
     pc = cfg.phase(phase)
     h = hashlib.sha256(json.dumps({
-        "seed": cfg.seed, "model": dataclasses.asdict(cfg.model), "phase": dataclasses.asdict(pc),
-        "federation": dataclasses.asdict(cfg.federation), "device": cfg.device, "threads": cfg.threads,
+        "seed": cfg.seed, "model": cfg.model.model_dump(), "phase": pc.model_dump(),
+        "federation": cfg.federation.model_dump(), "device": cfg.device, "threads": cfg.threads,
         "num_clients": cfg.partition.num_clients}, sort_keys=True).encode())
     inputs = [root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
               root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]

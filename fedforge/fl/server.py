@@ -106,7 +106,7 @@ class PhaseRun:
             strategy=pc.strategy, num_rounds=pc.rounds, start_round=self.done + 1, engine=self.engine,
             clients=list(clients), partition_sizes={c: v["size"] for c, v in clients.items()},
             label_histograms={c: v["label_histogram"] for c, v in clients.items()},
-            params={k: v for k, v in vars(pc).items()})
+            params=pc.model_dump())
         self.strategy = strategies.build_strategy(pc, self.cfg.seed, round_offset=self.done)
         if resumed:
             strategies.load_strategy_state(self.strategy, resumed.strategy_state)

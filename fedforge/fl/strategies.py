@@ -54,22 +54,19 @@ class ResumableFedAvgM(ResumableRounds, FedAvgM):
     """FedAvgM (Hsu et al. 2019): server momentum over the averaged client update."""
 
 
+STRATEGY_CLASSES = {"fedavg": ResumableFedAvg, "fedprox": ResumableFedProx, "fedadam": ResumableFedAdam,
+                    "fedavgm": ResumableFedAvgM}  # one per config.Strategy
+
+
 def build_strategy(phase: PhaseConfig, seed: int, round_offset: int = 0):
     """The phase's Flower strategy; min_clients bounds sampling and availability (all clients evaluate)."""
     common = {"fraction_train": phase.fraction_train, "fraction_evaluate": 1.0,
               "min_train_nodes": phase.min_clients, "min_evaluate_nodes": phase.min_clients,
               "min_available_nodes": phase.min_clients}
-    if phase.strategy == "fedavg":
-        strategy = ResumableFedAvg(**common)
-    elif phase.strategy == "fedprox":
-        strategy = ResumableFedProx(**common, proximal_mu=phase.proximal_mu)
-    elif phase.strategy == "fedadam":
-        strategy = ResumableFedAdam(**common, eta=phase.server_lr, eta_l=phase.lr)
-    elif phase.strategy == "fedavgm":
-        strategy = ResumableFedAvgM(**common, server_learning_rate=phase.server_lr,
-                                    server_momentum=phase.server_momentum)
-    else:  # config.py validates the choice; this guards a new name added there but not here
-        raise ValueError(f"strategy {phase.strategy!r} has no implementation in fedforge/fl/strategies.py")
+    own = {"fedavg": {}, "fedprox": {"proximal_mu": phase.proximal_mu},
+           "fedadam": {"eta": phase.server_lr, "eta_l": phase.lr},
+           "fedavgm": {"server_learning_rate": phase.server_lr, "server_momentum": phase.server_momentum}}
+    strategy = STRATEGY_CLASSES[phase.strategy](**common, **own[phase.strategy])
     strategy.round_offset = round_offset
     strategy.sampling_seed = seed
     return strategy

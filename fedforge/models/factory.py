@@ -13,6 +13,7 @@ import torch
 from transformers import AutoModelForImageClassification, PreTrainedModel, ResNetConfig, ResNetForImageClassification
 
 from fedforge.config import ConfigError, ModelConfig
+from fedforge.errors import MissingInputError
 from fedforge.models import FedForgeCNNConfig, FedForgeCNNForImageClassification  # also registers the Auto classes
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,7 @@ def _from_config(model_cfg: ModelConfig, num_labels: int, label_names: list[str]
                   "depths": list(model_cfg.depths), "num_labels": num_labels, "id2label": id2label, "label2id": label2id}
     if model_cfg.arch == "cnn":
         return FedForgeCNNForImageClassification(FedForgeCNNConfig(norm=model_cfg.norm, image_size=image_size, **common))
-    if model_cfg.arch == "resnet":
-        return ResNetForImageClassification(ResNetConfig(layer_type="basic", **common))
-    raise ConfigError(f"model.arch: got {model_cfg.arch!r}; allowed: cnn, resnet. Fix it in params.yaml.")
+    return ResNetForImageClassification(ResNetConfig(layer_type="basic", **common))  # arch: resnet
 
 
 def _from_pretrained(source: str, num_labels: int, label_names: list[str]) -> PreTrainedModel:
@@ -75,6 +74,6 @@ def load_model(path: str | Path) -> PreTrainedModel:
     """A model saved with save_pretrained (ours or any transformers image classifier), via the Auto classes."""
     path = Path(path)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path}: no config.json here; expected a save_pretrained model directory "
+        raise MissingInputError(f"{path}: no config.json here; expected a save_pretrained model directory "
                                 "(e.g. run `dvc repro centralized@bloodmnist` to create artifacts/centralized/bloodmnist/model)")
     return AutoModelForImageClassification.from_pretrained(path)

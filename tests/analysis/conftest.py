@@ -1,7 +1,6 @@
 """Tiny fabricated phase outputs in the exact interfaces format (rounds.tsv, metrics.json)."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def write_outputs(root: Path, phases: dict) -> Path:
 def cfg() -> config.Config:
     """The repo's params.yaml with every phase cut to ROUNDS rounds (matching the fabricated tables)."""
     base = config.load(REPO / "params.yaml")
-    return dataclasses.replace(base, phases={n: dataclasses.replace(p, rounds=ROUNDS) for n, p in base.phases.items()})
+    return base.model_copy(update={"phases": {n: p.model_copy(update={"rounds": ROUNDS}) for n, p in base.phases.items()}})
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,6 @@
 """Model factory: built offline from params, seeded, saved and reloaded through the Auto classes."""
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 from transformers import AutoConfig, AutoModelForImageClassification
@@ -49,8 +47,8 @@ def test_seed_fixes_weights_and_leaves_global_rng_alone(model_cfg):
 
 
 def test_group_norm_has_no_running_stats_batch_norm_has(model_cfg):
-    group = build_model(dataclasses.replace(model_cfg, arch="cnn", norm="group"), 3, NAMES, 28, seed=1)
-    batch = build_model(dataclasses.replace(model_cfg, arch="cnn", norm="batch"), 3, NAMES, 28, seed=1)
+    group = build_model(model_cfg.model_copy(update={"arch": "cnn", "norm": "group"}), 3, NAMES, 28, seed=1)
+    batch = build_model(model_cfg.model_copy(update={"arch": "cnn", "norm": "batch"}), 3, NAMES, 28, seed=1)
     assert not any("running_mean" in k for k in group.state_dict())
     assert any("running_mean" in k for k in batch.state_dict())
 
@@ -59,14 +57,14 @@ def test_group_norm_has_no_running_stats_batch_norm_has(model_cfg):
                                            ("cnn", "FedForgeCNNForImageClassification")])
 @pytest.mark.parametrize("size", [28, 64])
 def test_every_arch_builds_at_every_size(model_cfg, arch, cls, size):
-    model = build_model(dataclasses.replace(model_cfg, arch=arch), 3, NAMES, size, seed=1)
+    model = build_model(model_cfg.model_copy(update={"arch": arch}), 3, NAMES, size, seed=1)
     assert type(model).__name__ == cls
     assert model(pixel_values=_batch(size=size)[0]).logits.shape == (4, 3)
 
 
 @pytest.mark.parametrize("arch", ["resnet", "cnn"])
 def test_save_and_load_through_auto_classes(model_cfg, tmp_path, arch):
-    model = build_model(dataclasses.replace(model_cfg, arch=arch), 3, NAMES, 28, seed=1).eval()
+    model = build_model(model_cfg.model_copy(update={"arch": arch}), 3, NAMES, 28, seed=1).eval()
     model.save_pretrained(tmp_path / "m")
     assert (tmp_path / "m" / "model.safetensors").is_file()
     assert AutoConfig.from_pretrained(tmp_path / "m").id2label[1] == "beta"
@@ -78,7 +76,7 @@ def test_save_and_load_through_auto_classes(model_cfg, tmp_path, arch):
 def test_pretrained_dir_is_the_starting_point(model_cfg, tmp_path):
     source = build_model(model_cfg, 3, NAMES, 28, seed=1)
     source.save_pretrained(tmp_path / "ckpt")
-    warm = build_model(dataclasses.replace(model_cfg, pretrained=str(tmp_path / "ckpt")), 3, NAMES, 28, seed=99)
+    warm = build_model(model_cfg.model_copy(update={"pretrained": str(tmp_path / "ckpt")}), 3, NAMES, 28, seed=99)
     src, dst = source.state_dict(), warm.state_dict()
     assert all(torch.equal(src[k], dst[k]) for k in src)
 
@@ -89,7 +87,7 @@ def test_unloadable_pretrained_is_a_clear_error(model_cfg, tmp_path, where):
     if where == "empty":
         path.mkdir()
     with pytest.raises(ConfigError, match="model.pretrained") as info:
-        build_model(dataclasses.replace(model_cfg, pretrained=str(path)), 3, NAMES, 28, seed=1)
+        build_model(model_cfg.model_copy(update={"pretrained": str(path)}), 3, NAMES, 28, seed=1)
     assert "HF_HUB_OFFLINE" in str(info.value) and "model.pretrained: null" in str(info.value)
 
 

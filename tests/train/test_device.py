@@ -46,10 +46,3 @@ def test_real_machine_cuda_request_is_resolved_without_a_gpu():
         assert resolve_device("cuda", "cpu") == "cpu"
     with pytest.raises(DeviceUnavailableError):
         resolve_device("cuda", "error")
-
-
-def test_unknown_values_are_config_errors(no_accelerator):
-    with pytest.raises(ConfigError, match="allowed: auto, cpu, cuda, mps"):
-        resolve_device("tpu", "cpu")
-    with pytest.raises(ConfigError, match="device_fallback"):
-        resolve_device("cuda", "ignore")
