@@ -8,7 +8,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import traceback
+
+from fedforge.errors import UserError
+
+DEBUG_ENV = "FEDFORGE_DEBUG"  # =1: an expected failure also prints its traceback
 
 # name -> (module, function, what it does, which selector it takes: "dataset" | "phase" | None)
 STAGE_COMMANDS = {
@@ -61,10 +67,11 @@ def run_stage(name: str, params: str = "params.yaml", **selector: str) -> object
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, run the command, turn known errors into one clear line and exit code 2."""
-    from fedforge.config import ConfigError
-    from fedforge.data import DataError
+    """Parse arguments, run the command, turn an expected failure (UserError) into one line and exit code 2.
 
+    The traceback is shown only with FEDFORGE_DEBUG=1: `-v` cannot reach a stage that `dvc repro` runs.
+    Anything else is a bug and keeps its traceback.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -74,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         selector = {k: getattr(args, k) for k in ("dataset", "phase") if getattr(args, k, None) is not None}
         run_stage(args.command, args.params, **selector)
         return 0
-    except (ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"fedforge {args.command}: error: {exc}", file=sys.stderr)
+    except UserError as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        message = " ".join(str(exc).split())  # one line, even when the message was wrapped
+        print(f"fedforge {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -24,7 +24,7 @@ from fedforge import paths
 from fedforge.analysis.load import MalformedOutputError, MissingOutputError
 from fedforge.analysis.plots import FIGURES
 from fedforge.config import Config
-from fedforge.errors import UserError
+from fedforge.errors import MissingInputError, UserError
 from fedforge.io import atomic_file, write_text
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def run_analysis(cfg: Config, root: Path = paths.ARTIFACTS, notebook: Path = NOT
     """Execute the notebook on every phase in cfg.phases; write notebook, HTML, figures; return the folder."""
     root, notebook = Path(root), Path(notebook)
     if not notebook.is_file():
-        raise FileNotFoundError(f"{notebook}: not found; run from the repository root")
+        raise MissingInputError(f"{notebook}: not found; run from the repository root")
     out = paths.analysis_dir(root)
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

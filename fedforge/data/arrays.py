@@ -15,6 +15,8 @@ from typing import Self
 
 import numpy as np
 
+from fedforge.errors import MissingInputError
+
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamp for every npz member, so identical data = identical bytes
 
 
@@ -141,5 +143,5 @@ def load_split(folder: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     folder = Path(folder)
     x, y = folder / f"{name}_x.npy", folder / f"{name}_y.npy"
     if not x.is_file() or not y.is_file():
-        raise FileNotFoundError(f"{x} / {y}: missing; run `dvc repro preprocess` (or `fedforge preprocess -d <dataset>`)")
+        raise MissingInputError(f"{x} / {y}: missing; run `dvc repro preprocess` (or `fedforge preprocess -d <dataset>`)")
     return np.load(x, mmap_mode="r"), np.load(y, mmap_mode="r")

@@ -19,6 +19,7 @@ from transformers import PreTrainedModel, Trainer
 from fedforge import paths
 from fedforge.config import Config, PhaseConfig
 from fedforge.data.arrays import load_split, read_meta
+from fedforge.errors import MissingInputError
 from fedforge.models.factory import build_model, load_model
 from fedforge.train import trainer as central_trainer
 from fedforge.train.data import ArrayDataset
@@ -37,7 +38,7 @@ def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDatas
     folder = Path(root) / paths.preprocessed_clients_dir(dataset)
     name = paths.client_id(partition_id)
     if not (folder / f"{name}_train_x.npy").is_file():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{folder}/{name}_train_x.npy missing: run `dvc repro preprocess@{dataset}` (or check "
             f"node_config partition-id={partition_id} against partition.num_clients)")
     return ArrayDataset(*load_split(folder, f"{name}_train")), ArrayDataset(*load_split(folder, f"{name}_val"))
@@ -68,7 +69,7 @@ def initial_model(cfg: Config, phase: PhaseConfig, root: Path) -> PreTrainedMode
     if phase.warm_start == "centralized":
         model_dir = Path(root) / paths.centralized_dir(phase.dataset) / "model"
         if not model_dir.is_dir():
-            raise FileNotFoundError(f"{model_dir} missing: warm_start=centralized needs "
+            raise MissingInputError(f"{model_dir} missing: warm_start=centralized needs "
                                     f"`dvc repro centralized@{phase.dataset}` first (or set warm_start: scratch)")
         return load_model(model_dir)
     return new_model(cfg, root, phase.dataset)
