@@ -33,9 +33,9 @@ def client_seed(seed: int, server_round: int, partition_id: int) -> int:
     return (int(seed) * 1_000_003 + int(server_round) * 7_919 + int(partition_id) * 104_729) % (2**31 - 1)
 
 
-def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDataset, ArrayDataset]:
+def client_data(repo_root: Path, dataset: str, partition_id: int) -> tuple[ArrayDataset, ArrayDataset]:
     """(train, val) datasets of one hospital from artifacts/preprocessed/<ds>/clients, memory-mapped."""
-    folder = Path(root) / paths.preprocessed_clients_dir(dataset)
+    folder = Path(repo_root) / paths.preprocessed_clients_dir(dataset)
     name = paths.client_id(partition_id)
     if not (folder / f"{name}_train_x.npy").is_file():
         raise MissingInputError(
@@ -44,35 +44,35 @@ def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDatas
     return ArrayDataset(*load_split(folder, f"{name}_train")), ArrayDataset(*load_split(folder, f"{name}_val"))
 
 
-def client_summary(root: Path, dataset: str, partition_id: int) -> dict:
+def client_summary(repo_root: Path, dataset: str, partition_id: int) -> dict:
     """Training-set size and label histogram of one client (for run_started and the dashboard)."""
-    meta = read_meta(Path(root) / paths.preprocessed_clients_dir(dataset))
+    meta = read_meta(Path(repo_root) / paths.preprocessed_clients_dir(dataset))
     name = paths.client_id(partition_id)
     return {"size": int(meta["sizes"][name]["train"]),
             "label_histogram": [int(v) for v in meta["label_histograms"][name]["train"]]}
 
 
-def central_split(root: Path, dataset: str, split: str) -> ArrayDataset:
+def central_split(repo_root: Path, dataset: str, split: str) -> ArrayDataset:
     """The shared val or test split the server evaluates the global model on."""
-    return ArrayDataset(*load_split(Path(root) / paths.preprocessed_central_dir(dataset), split))
+    return ArrayDataset(*load_split(Path(repo_root) / paths.preprocessed_central_dir(dataset), split))
 
 
-def new_model(cfg: Config, root: Path, dataset: str) -> PreTrainedModel:
+def new_model(cfg: Config, repo_root: Path, dataset: str) -> PreTrainedModel:
     """A model with the phase's architecture, built offline from params (seeded)."""
-    meta = read_meta(Path(root) / paths.preprocessed_central_dir(dataset))
+    meta = read_meta(Path(repo_root) / paths.preprocessed_central_dir(dataset))
     return build_model(cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
                        image_size=int(meta["image_size"]), seed=cfg.seed)
 
 
-def initial_model(cfg: Config, phase: PhaseConfig, root: Path) -> PreTrainedModel:
+def initial_model(cfg: Config, phase: PhaseConfig, repo_root: Path) -> PreTrainedModel:
     """Round-0 global model: the centralized checkpoint of this dataset (warm start) or a fresh one."""
     if phase.warm_start == "centralized":
-        model_dir = Path(root) / paths.centralized_dir(phase.dataset) / "model"
+        model_dir = Path(repo_root) / paths.centralized_dir(phase.dataset) / "model"
         if not model_dir.is_dir():
             raise MissingInputError(f"{model_dir} missing: warm_start=centralized needs "
                                     f"`dvc repro centralized@{phase.dataset}` first (or set warm_start: scratch)")
         return load_model(model_dir)
-    return new_model(cfg, root, phase.dataset)
+    return new_model(cfg, repo_root, phase.dataset)
 
 
 def get_arrays(model: torch.nn.Module) -> ArrayRecord:

@@ -26,10 +26,10 @@ from fedforge.train.trainer import accuracy_metrics, evaluate, fit, predict_logi
 log = logging.getLogger(__name__)
 
 
-def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) -> dict:
+def run_centralized(cfg: Config, dataset: str, *, artifacts: Path = paths.ARTIFACTS) -> dict:
     """Train, select on val, evaluate on test, write every output; returns the metrics.json content."""
-    central = paths.preprocessed_central_dir(dataset, root)
-    out = paths.centralized_dir(dataset, root)
+    central = paths.preprocessed_central_dir(dataset, artifacts)
+    out = paths.centralized_dir(dataset, artifacts)
     meta = read_meta(central)
     train, val, test = (ArrayDataset(*load_split(central, s)) for s in ("train", "val", "test"))
     device = runtime_device(cfg)
