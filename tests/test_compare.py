@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from fedforge import cli
+from fedforge import cli, compare
+from fedforge.train.metrics import METRIC_KEYS
 from tests.conftest import tiny_params_dict, write_params
 
 GIT = ["git", "-c", "user.email=test@fedforge", "-c", "user.name=test"]
@@ -59,3 +60,7 @@ def test_missing_workspace_result_fails(repo, capsys):
 def test_unknown_revision_is_a_one_line_error(repo, capsys):
     assert cli.main(["compare", "no-such-rev"]) == 2
     assert capsys.readouterr().err == "fedforge compare: error: no-such-rev: not a git revision of this repository\n"
+
+
+def test_compared_keys_are_the_headline_metrics_without_loss():
+    assert compare.COMPARED_KEYS == tuple(k for k in METRIC_KEYS if k != "loss")
