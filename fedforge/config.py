@@ -101,9 +101,11 @@ class PhaseConfig(Section):
 
 
 class FederationConfig(Section):
-    engine: Literal["local", "deployment"]
+    engine: Literal["local", "deployment", "simulation"]
     round_timeout: float = Field(ge=1.0)
     clientapp_start: Literal["warm", "cold"]
+    client_cpus: float = Field(gt=0.0, le=1024.0)  # simulation: CPUs one ClientApp actor reserves
+    client_gpus: float = Field(ge=0.0, le=64.0)  # simulation: GPUs (or a fraction) one actor reserves
 
 
 class MonitorConfig(Section):
