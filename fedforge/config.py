@@ -20,6 +20,7 @@ from fedforge.errors import UserError
 
 Dataset = Literal["bloodmnist", "dermamnist", "pathmnist"]
 Strategy = Literal["fedavg", "fedprox", "fedadam", "fedavgm"]
+Loss = Literal["ce", "weighted_ce", "focal"]  # fedforge/train/losses.py
 FIX = "Fix it in params.yaml (or the -S override)."
 
 
@@ -81,6 +82,9 @@ class CentralizedConfig(Section):
     lr: float = Field(ge=0.0, le=10.0)
     weight_decay: float = Field(ge=0.0, le=1.0)
     logging_steps: int = Field(ge=1)
+    loss: Loss
+    focal_gamma: float = Field(ge=0.0, le=10.0)
+    select_on: Literal["loss", "balanced_acc"]
 
 
 class PhaseConfig(Section):
@@ -98,6 +102,8 @@ class PhaseConfig(Section):
     server_lr: float = Field(ge=0.0)
     server_momentum: float = Field(ge=0.0, le=1.0)
     weight_decay: float = Field(ge=0.0, le=1.0)
+    loss: Loss
+    focal_gamma: float = Field(ge=0.0, le=10.0)
 
 
 class FederationConfig(Section):

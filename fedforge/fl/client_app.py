@@ -60,7 +60,7 @@ def train(msg: Message, context: Context) -> Message:
         batch_size=int(conf["batch-size"]),
         lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
-        proximal_mu=float(conf.get("proximal-mu", 0.0)))
+        proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma)
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
                             "seconds": result["seconds"]})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,

@@ -104,10 +104,12 @@ class ProximalTrainer(Trainer):
 
 
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
-                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0, steps: int = 0) -> dict:
+                weight_decay: float, seed: int, device: str, loss: str, focal_gamma: float,
+                proximal_mu: float = 0.0, steps: int = 0) -> dict:
     """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
 
     steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
+    `loss` (phases.<X>.loss) weighs classes by this client's own label histogram only (train/losses.py).
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
@@ -115,7 +117,7 @@ def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: in
                                                   weight_decay=weight_decay, seed=seed, device=device,
                                                   **({"max_steps": steps} if steps > 0 else {}))
         extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
-        result = central_trainer.fit(model, train_ds, args, **extra)
+        result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, **extra)
     return {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds),
             "seconds": time.perf_counter() - start}
 
