@@ -20,7 +20,7 @@ from fedforge.errors import UserError
 # imports scikit-learn. tests/test_compare.py checks the two agree.
 COMPARED_KEYS = ("acc", "auc", "balanced_acc")
 # Measured spread of the headline metrics across CPUs is well below this (README: Reproducibility).
-DEFAULT_TOLERANCE = 0.01
+DEFAULT_TOLERANCE = 0.02  # measured cross-CPU spread of the default pipeline: up to 0.013 (README, Reproducibility)
 
 
 def metrics_files(cfg: config.Config) -> list[Path]:
