@@ -53,7 +53,7 @@ def train(msg: Message, context: Context) -> Message:
     _maybe_fail(pid, "train", server_round)
     device = runtime_device(cfg)
     train_ds, _ = task.client_data(repo_root, phase.dataset, pid)
-    model = task.new_model(cfg, repo_root, phase.dataset)
+    model = task.client_model(cfg, repo_root, phase.dataset)
     task.set_arrays(model, msg.content["arrays"])
     result = task.train_local(
         model, train_ds, epochs=int(conf["local-epochs"]), steps=int(conf.get("local-steps", 0)),
@@ -76,7 +76,7 @@ def evaluate(msg: Message, context: Context) -> Message:
     _maybe_fail(pid, "evaluate", server_round)
     device = runtime_device(cfg)
     _, val_ds = task.client_data(repo_root, phase.dataset, pid)
-    model = task.new_model(cfg, repo_root, phase.dataset)
+    model = task.client_model(cfg, repo_root, phase.dataset)
     task.set_arrays(model, msg.content["arrays"])
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)

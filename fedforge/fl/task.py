@@ -6,6 +6,7 @@ mu/2 * ||w - w_global||^2 to the loss because Flower's FedProx only *sends* prox
 """
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from flwr.app import ArrayRecord
-from transformers import PreTrainedModel, Trainer
+from transformers import PreTrainedModel, Trainer, TrainerCallback
 
 from fedforge import paths
 from fedforge.config import Config, PhaseConfig
@@ -26,6 +27,12 @@ from fedforge.train.data import ArrayDataset
 from fedforge.train.metrics import METRIC_KEYS
 
 log = logging.getLogger(__name__)
+
+# Trainer.train() starts with a full gc.collect() (accelerate's free_memory) that scans every live object:
+# after torch + transformers + flwr are imported that is ~600k of them, 0.3-0.9 s per client per round, most
+# of the local engine's fixed per-client cost (benchmarks/scaling.py). What is alive now (modules, classes,
+# functions) is never garbage, so the collector stops scanning it; objects created later are collected as usual.
+gc.freeze()
 
 
 def client_seed(seed: int, server_round: int, partition_id: int) -> int:
@@ -62,6 +69,21 @@ def new_model(cfg: Config, repo_root: Path, dataset: str) -> PreTrainedModel:
     meta = read_meta(Path(repo_root) / paths.preprocessed_central_dir(dataset))
     return build_model(cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
                        image_size=int(meta["image_size"]), seed=cfg.seed)
+
+
+_client_models: dict[tuple, PreTrainedModel] = {}  # the one model client_model() reuses, by what it was built from
+
+
+def client_model(cfg: Config, repo_root: Path, dataset: str) -> PreTrainedModel:
+    """The model a ClientApp loads the global arrays into: built once per process and reused, since
+    set_arrays overwrites every parameter and buffer (building one is ~0.08 s, twice per client per round)."""
+    key = (cfg.model_dump_json(), str(repo_root), dataset)
+    if key not in _client_models:
+        _client_models.clear()
+        _client_models[key] = new_model(cfg, repo_root, dataset)
+    model = _client_models[key]
+    model.zero_grad(set_to_none=True)
+    return model
 
 
 def initial_model(cfg: Config, phase: PhaseConfig, repo_root: Path) -> PreTrainedModel:
@@ -103,23 +125,36 @@ class ProximalTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+class LoopTimer(TrainerCallback):
+    """Seconds inside Trainer's training loop (on_train_begin -> on_train_end): a client's compute."""
+
+    seconds = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.seconds = time.perf_counter() - self.started
+
+
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
                 weight_decay: float, seed: int, device: str, loss: str, focal_gamma: float,
                 proximal_mu: float = 0.0, steps: int = 0) -> dict:
     """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
 
+    seconds = the training loop only (LoopTimer): Trainer construction and set-up count as federation overhead.
     steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
     `loss` (phases.<X>.loss) weighs classes by this client's own label histogram only (train/losses.py).
     """
-    start = time.perf_counter()
+    timer = LoopTimer()
     with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
         args = central_trainer.training_arguments(tmp, epochs=epochs, batch_size=batch_size, lr=lr,
                                                   weight_decay=weight_decay, seed=seed, device=device,
                                                   **({"max_steps": steps} if steps > 0 else {}))
         extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
-        result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, **extra)
-    return {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds),
-            "seconds": time.perf_counter() - start}
+        result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, callbacks=[timer],
+                                     **extra)
+    return {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds}
 
 
 def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dict:
