@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 from flwr.app import ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid
 
@@ -35,6 +36,20 @@ HEARTBEAT_SECONDS = 5.0
 
 class StopRequested(UserError, RuntimeError):
     """The user stopped the run from the monitor; the checkpoint of the last round is saved."""
+
+
+class PhaseDiverged(UserError, RuntimeError):
+    """NaN/inf in the aggregated global weights or the round's test loss; the message names the knobs to lower."""
+
+
+def check_finite(phase: str, rnd: int, arrays, test_loss: float | None = None) -> None:
+    """Raise PhaseDiverged when round `rnd` left non-finite global weights or test loss (the phase stops)."""
+    bad = [key for key, array in arrays.items() if not np.isfinite(array.numpy()).all()]
+    if not bad and (test_loss is None or np.isfinite(test_loss)):
+        return
+    where = f"the global weights ({len(bad)} arrays, first {bad[0]})" if bad else f"the test loss ({test_loss})"
+    raise PhaseDiverged(f"phase {phase} diverged in round {rnd}: NaN/inf in {where}; lower phases.{phase}.lr, "
+                        f"phases.{phase}.server_lr or phases.{phase}.server_momentum and re-run")
 
 
 def run_server(grid: Grid, context: Context) -> None:
@@ -135,7 +150,9 @@ class PhaseRun:
         if server_round == 0:
             return None  # strategy.start evaluates the initial arrays too; we only report completed rounds
         rnd = server_round + self.strategy.round_offset
+        check_finite(self.phase_name, rnd, arrays)
         test = self._global_metrics(arrays, self.test_ds)
+        check_finite(self.phase_name, rnd, arrays, test["loss"])
         stats = self.observer.rounds.get(rnd, RoundStats(rnd))
         seconds = round(time.perf_counter() - stats.started, 3)
         row = self._row(rnd, test, stats)
@@ -200,4 +217,4 @@ class PhaseRun:
                             error=error[:4000] if error else None)
 
 
-__all__ = ["PhaseFailed", "PhaseRun", "StopRequested", "run_server"]
+__all__ = ["PhaseDiverged", "PhaseFailed", "PhaseRun", "StopRequested", "run_server"]
