@@ -81,7 +81,8 @@ def evaluate(msg: Message, context: Context) -> Message:
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
-                            "eval_acc": result["acc"], "seconds": result["seconds"]})
+                            "eval_acc": result["acc"], "eval_balanced_acc": result["balanced_acc"],
+                            "seconds": result["seconds"]})
     return Message(content=RecordDict({"metrics": metrics,
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)

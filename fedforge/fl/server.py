@@ -167,7 +167,8 @@ class PhaseRun:
         self.telemetry.emit("round_completed", round=rnd, metrics=test, train_loss=row["train_loss_mean"],
                             clients_ok=row["clients_ok"], clients_failed=row["clients_failed"],
                             num_examples=row["num_examples"], seconds=seconds,
-                            bytes_down=row["bytes_down"], bytes_up=row["bytes_up"])
+                            bytes_down=row["bytes_down"], bytes_up=row["bytes_up"],
+                            **{col: row[col] for col in results.HOSPITAL_COLUMNS})
         log.info("round %d/%d: test acc %.4f auc %.4f loss %.4f (%s failed)", rnd, self.pc.rounds, test["acc"],
                  test["auc"], test["loss"], ",".join(row["clients_failed"]) or "none")
         if self.control.wait_if_paused() == "stopped":
@@ -182,7 +183,9 @@ class PhaseRun:
         weights = {c: float(stats.train[c].get("num-examples", 0)) for c in ok}
         total = sum(weights.values())
         mean = sum(weights[c] * float(stats.train[c]["train_loss"]) for c in ok) / total if total else None
+        hospitals = results.hospital_summary(stats.evaluate)
         row = {"round": rnd, **{f"test_{k}": test[k] for k in METRIC_KEYS}, "train_loss_mean": mean,
+               **{col: hospitals[k] for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS, strict=True)},
                "clients_ok": ok, "clients_failed": sorted(stats.failed), "num_examples": int(total),
                "bytes_down": stats.bytes_down, "bytes_up": stats.bytes_up}
         row.update({f"{results.CLIENT_LOSS_PREFIX}{c}": float(stats.train[c]["train_loss"]) for c in ok})
@@ -202,11 +205,13 @@ class PhaseRun:
     def _finish(self) -> None:
         """Final outputs. Test metrics are the last round's (same arrays; not evaluated again); val once, here."""
         test = {k: self.rows[-1][f"test_{k}"] for k in METRIC_KEYS}
+        hospitals = {k: self.rows[-1][col] for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS,
+                                                              strict=True)}  # last round, each client's val
         val = self._global_metrics(self.arrays, task.central_split(self.repo_root, self.pc.dataset, "val"))
         task.set_arrays(self.model, self.arrays)
         io.save_model(self.model, self.out_dir / "model")
         io.write_json(self.out_dir / "metrics.json", {
-            "test": test, "val": val, "rounds": self.done, "dataset": self.pc.dataset, "strategy": self.pc.strategy,
+            "test": test, "val": val, "clients": hospitals, "rounds": self.done, "dataset": self.pc.dataset, "strategy": self.pc.strategy,
             "data_source": self.meta.get("data_source", "synthetic"), "engine": self.engine, "device": self.device})
         self._write_timing()
         self._save_checkpoint(completed=True)
