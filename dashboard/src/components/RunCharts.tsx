@@ -25,16 +25,21 @@ export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
   const done = completedRounds(run);
   const last = done[done.length - 1];
   const m = latestMetrics(run);
+  const h = last?.hospitals;
   const throughput = last && last.seconds ? last.num_examples / last.seconds : null;
     // A live run's clock keeps ticking between events; a finished one ends at its last event.
   const end = run.finished || now == null ? run.lastTs : Math.max(now, run.lastTs ?? now);
   const elapsed = run.startedAt != null && end != null ? end - run.startedAt : null;
   return (
-    <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-8">
       <Kpi label="Round" value={`${run.currentRound}/${run.numRounds ?? "?"}`} testId="kpi-round" hint={`${done.length} completed`} />
       <Kpi label="Test ACC" value={fmtMetric(m.acc)} testId="kpi-acc" />
       <Kpi label="Test AUC" value={fmtMetric(m.auc)} testId="kpi-auc" />
       <Kpi label="Test loss" value={fmtMetric(m.loss)} testId="kpi-loss" />
+      <Kpi label="Hospital ACC" value={fmtMetric(h?.acc_mean)} testId="kpi-hospital-acc"
+        hint={`mean of local val; worst ${fmtMetric(h?.acc_worst)}`} />
+      <Kpi label="Hospital bal. ACC" value={fmtMetric(h?.balanced_acc_mean)} testId="kpi-hospital-balanced-acc"
+        hint={`mean of local val; worst ${fmtMetric(h?.balanced_acc_worst)}`} />
       <Kpi label="Throughput" value={throughput == null ? "—" : `${throughput.toFixed(0)}/s`} testId="kpi-throughput" hint="examples per second, last round" />
       <Kpi label="Elapsed" value={fmtDuration(elapsed)} testId="kpi-elapsed" hint={`${run.eventCount} events`} />
     </div>
