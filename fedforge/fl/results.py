@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 CURVE_COLUMNS = ("round", *(f"test_{k}" for k in METRIC_KEYS), "train_loss_mean")  # the learning curve
 HOSPITAL_KEYS = ("acc_mean", "acc_worst", "balanced_acc_mean", "balanced_acc_worst")  # metrics.json "clients"
 HOSPITAL_COLUMNS = tuple(f"clients_{k}" for k in HOSPITAL_KEYS)  # the global model on each client's val split
-ROUNDS_COLUMNS = (*CURVE_COLUMNS, *HOSPITAL_COLUMNS, "clients_ok", "clients_failed", "num_examples", "bytes_down",
-                  "bytes_up")
+ROUNDS_COLUMNS = (*CURVE_COLUMNS, "clients_ok", "clients_failed", "num_examples", "bytes_down", "bytes_up",
+                  *HOSPITAL_COLUMNS)
 CLIENT_LOSS_PREFIX = "train_loss."  # after ROUNDS_COLUMNS: one train_loss.client_<i> column per client
 
 
