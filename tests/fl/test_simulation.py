@@ -79,6 +79,7 @@ def test_a_phase_that_fails_fails_the_stage(tiny_repo, monkeypatch):
 
 STAGE = """
 import json, sys
+from pathlib import Path
 from fedforge import config
 from fedforge.fl import appconfig, simulation
 cfg = config.parse(json.loads(sys.argv[2]))
