@@ -62,7 +62,7 @@ def train(msg: Message, context: Context) -> Message:
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
         proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma)
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
-                            "seconds": result["seconds"]})
+                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"]})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
                           "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)
@@ -82,7 +82,7 @@ def evaluate(msg: Message, context: Context) -> Message:
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
                             "eval_acc": result["acc"], "eval_balanced_acc": result["balanced_acc"],
-                            "seconds": result["seconds"]})
+                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"]})
     return Message(content=RecordDict({"metrics": metrics,
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)
