@@ -52,6 +52,7 @@ class ResumableRounds:
 
     round_offset = 0
     sampling_seed = 0
+    round_start_arrays = None  # set by configure_train: the global arrays the current round started from
 
     def configure_train(self, server_round, arrays, config, grid):
         actual = server_round + self.round_offset
