@@ -46,17 +46,39 @@ export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
   );
 }
 
+// Up to this many hospitals each gets its own train-loss line; above it, mean / best / worst per round
+// (100 lines and a 100-name legend say nothing).
+export const CURVES_PER_CLIENT_UP_TO = 10;
+
+function clientLossSeries(run: LiveRun): Series[] {
+  if (run.clientOrder.length <= CURVES_PER_CLIENT_UP_TO) {
+    return run.clientOrder.map((id, i) => ({
+      name: id,
+      color: PALETTE[i % PALETTE.length],
+      points: run.rounds.filter((r) => r.client_train_loss[id] != null).map((r) => ({ x: r.round, y: r.client_train_loss[id] })),
+    }));
+  }
+  const perRound = run.rounds
+    .map((r) => ({ x: r.round, losses: Object.values(r.client_train_loss).filter((v) => Number.isFinite(v)) }))
+    .filter((r) => r.losses.length > 0);
+  const summary = (name: string, color: string, of: (v: number[]) => number): Series => ({
+    name, color, points: perRound.map((r) => ({ x: r.x, y: of(r.losses) })),
+  });
+  return [
+    summary("mean", PALETTE[0], (v) => v.reduce((a, b) => a + b, 0) / v.length),
+    summary("lowest", PALETTE[1], (v) => Math.min(...v)),
+    summary("highest", PALETTE[9], (v) => Math.max(...v)),
+  ];
+}
+
 export const RoundCurves = memo(RoundCurvesView, (a, b) => a.run.rounds === b.run.rounds && a.run.clientOrder === b.run.clientOrder);
 
 function RoundCurvesView({ run }: { run: LiveRun }) {
   const done = completedRounds(run);
   const metric = (key: "acc" | "auc" | "balanced_acc" | "loss") =>
     done.filter((r) => r.metrics[key] != null).map((r) => ({ x: r.round, y: r.metrics[key] as number }));
-  const perClient: Series[] = run.clientOrder.map((id, i) => ({
-    name: id,
-    color: PALETTE[i % PALETTE.length],
-    points: run.rounds.filter((r) => r.client_train_loss[id] != null).map((r) => ({ x: r.round, y: r.client_train_loss[id] })),
-  }));
+  const perClient = clientLossSeries(run);
+  const summarised = run.clientOrder.length > CURVES_PER_CLIENT_UP_TO;
   return (
     <div className="grid gap-4 md:grid-cols-2" data-testid="curves">
       <LineChart
@@ -69,7 +91,11 @@ function RoundCurvesView({ run }: { run: LiveRun }) {
         ]}
       />
       <LineChart title="Global test loss" testId="chart-loss" series={[{ name: "loss", color: PALETTE[3], points: metric("loss") }]} />
-      <LineChart title="Client train loss" testId="chart-client-loss" series={perClient} />
+      <LineChart
+        title={summarised ? `Client train loss (${run.clientOrder.length} hospitals: mean, lowest, highest)` : "Client train loss"}
+        testId="chart-client-loss"
+        series={perClient}
+      />
       <LineChart
         title="Round duration"
         testId="chart-duration"
