@@ -19,7 +19,7 @@ from fedforge.train.metrics import METRIC_KEYS
 
 ROUNDS_COLUMNS = (
     "round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
-    "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up",
+    "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up", "epsilon",
 )
 CLIENT_LOSS_PREFIX = "train_loss."
 ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
@@ -92,7 +92,7 @@ def read_rounds(path: str | Path) -> pd.DataFrame:
                                    "(interfaces: Federated phase outputs); re-run the phase with the current code")
     extra = [c for c in table.columns[len(ROUNDS_COLUMNS):] if not c.startswith(CLIENT_LOSS_PREFIX + "client_")]
     if extra:
-        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after bytes_up only "
+        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after epsilon only "
                                    f"{CLIENT_LOSS_PREFIX}client_<i> columns are allowed")
     if table.empty:
         raise MalformedOutputError(f"{path}: no completed rounds; re-run the phase")
@@ -101,7 +101,7 @@ def read_rounds(path: str | Path) -> pd.DataFrame:
             continue
         values = pd.to_numeric(table[column].replace({"": np.nan}), errors="coerce")
         bad = values.isna() & (table[column] != "") & (table[column].str.lower() != "nan")
-        if bad.any() or (values.isna().any() and not column.startswith(CLIENT_LOSS_PREFIX)):
+        if bad.any() or (values.isna().any() and not (column.startswith(CLIENT_LOSS_PREFIX) or column == "epsilon")):
             row = int(np.flatnonzero(bad | values.isna())[0]) + 1
             raise MalformedOutputError(f"{path}: column {column!r} row {row} is {table[column].iloc[row - 1]!r}, "
                                        "expected a number")

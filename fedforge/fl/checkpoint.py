@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ class Checkpoint:
     rows: list[dict]
     fingerprint: str
     completed: bool = False
+    privacy: dict = field(default_factory=dict)  # DP accountant state (fl/privacy.py PhasePrivacy.state), JSON
 
 
 def fingerprint(cfg: Config, phase: str, root: Path) -> str:
@@ -62,7 +63,7 @@ def save(folder: Path, ckpt: Checkpoint) -> None:
     state_keys = list(ckpt.strategy_state)
     blobs.update({f"s{i:05d}": ckpt.strategy_state[k] for i, k in enumerate(state_keys)})
     meta = {"round": ckpt.round, "keys": keys, "state_keys": state_keys, "rows": ckpt.rows, "fingerprint": ckpt.fingerprint,
-            "completed": ckpt.completed}
+            "completed": ckpt.completed, "privacy": ckpt.privacy}
     blobs["meta"] = np.array(json.dumps(meta))
     with io.atomic_file(folder / FILENAME) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **blobs)
@@ -92,4 +93,4 @@ def load(folder: Path, expected_fingerprint: str) -> Checkpoint | None:
         return None
     log.info("resuming from %s after round %d", path, meta["round"])
     return Checkpoint(round=int(meta["round"]), arrays=arrays, strategy_state=state, rows=meta["rows"],
-                      fingerprint=meta["fingerprint"], completed=False)
+                      fingerprint=meta["fingerprint"], completed=False, privacy=meta.get("privacy", {}))

@@ -17,7 +17,7 @@ from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedforge import paths
-from fedforge.fl import appconfig, task
+from fedforge.fl import appconfig, privacy, task
 from fedforge.train.device import runtime_device
 
 app = ClientApp()
@@ -44,7 +44,7 @@ def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
             raise RuntimeError(f"injected fault: {who} {stage} round {server_round} (FEDFORGE_FAULTS)")
 
 
-@app.train()
+@app.train(mods=[privacy.clipping_mod])  # DP phases only: the mod passes through elsewhere
 def train(msg: Message, context: Context) -> Message:
     """Local epochs of HF Trainer from the received global arrays; reply with new arrays + train loss."""
     cfg, phase, root, pid = _node(context)
@@ -53,7 +53,7 @@ def train(msg: Message, context: Context) -> Message:
     _maybe_fail(pid, "train", server_round)
     device = runtime_device(cfg)
     train_ds, _ = task.client_data(root, phase.dataset, pid)
-    model = task.new_model(cfg, root, phase.dataset)
+    model = task.new_model(cfg, root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
     result = task.train_local(
         model, train_ds, epochs=int(conf["local-epochs"]), steps=int(conf.get("local-steps", 0)),
@@ -62,7 +62,7 @@ def train(msg: Message, context: Context) -> Message:
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
         proximal_mu=float(conf.get("proximal-mu", 0.0)))
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
-                            "seconds": result["seconds"]})
+                            "seconds": result["seconds"], **privacy.client_metrics(phase)})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
                           "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)
@@ -76,12 +76,12 @@ def evaluate(msg: Message, context: Context) -> Message:
     _maybe_fail(pid, "evaluate", server_round)
     device = runtime_device(cfg)
     _, val_ds = task.client_data(root, phase.dataset, pid)
-    model = task.new_model(cfg, root, phase.dataset)
+    model = task.new_model(cfg, root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
-                            "eval_acc": result["acc"], "seconds": result["seconds"]})
+                            "eval_acc": result["acc"], "seconds": result["seconds"], **privacy.client_metrics(phase)})
     return Message(content=RecordDict({"metrics": metrics,
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)

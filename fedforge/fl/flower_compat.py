@@ -32,6 +32,7 @@ __all__ = [  # what the rest of FedForge may import from here
     "ExecutionSpec",
     "FlowerVersionError",
     "LaunchResult",
+    "PrivacyBudgetExhausted",
     "ProtoMessage",
     "Run",
     "SubprocessExecutor",
@@ -93,6 +94,7 @@ from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.common.serde import message_from_proto, message_to_proto
 from flwr.proto.control_pb2 import ListRunsRequest  # pylint: disable=E0611
 from flwr.proto.message_pb2 import Message as ProtoMessage  # pylint: disable=E0611
+from flwr.serverapp.exception import PrivacyBudgetExhausted
 from flwr.supercore.constant import TaskType
 from flwr.supercore.exit import exit_handler
 from flwr.supercore.run import Run
@@ -117,6 +119,8 @@ PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge nee
     "ProtoMessage": "flwr.proto.message_pb2:Message",  # ... parsed back from bytes
     "Run": "flwr.supercore.run:Run",  # the run record a Grid must return
     "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",  # Message() stamps its run/node id into messages
+    # privacy.py: what the DP wrapper raises before a round would exceed dp.max_epsilon (not in flwr.serverapp)
+    "PrivacyBudgetExhausted": "flwr.serverapp.exception:PrivacyBudgetExhausted",
     # warm_superexec.py: a SuperExec that forks ClientApps from a process that imported them once
     "TaskType": "flwr.supercore.constant:TaskType",  # only ClientApp tasks are forked
     "ExecutionSpec": "flwr.supercore.superexec.executor:ExecutionSpec",  # what the SuperExec asks us to launch

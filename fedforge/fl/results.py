@@ -10,7 +10,7 @@ from pathlib import Path
 from fedforge.io import write_text
 
 FIXED_COLUMNS = ["round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
-                 "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up"]
+                 "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up", "epsilon"]  # epsilon: DP budget spent (fl/privacy.py), empty without DP
 
 
 def _cell(value) -> str:

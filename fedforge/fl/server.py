@@ -18,7 +18,7 @@ from flwr.serverapp import Grid
 from fedforge import io, paths
 from fedforge.data.arrays import read_meta
 from fedforge.errors import UserError
-from fedforge.fl import appconfig, checkpoint, results, strategies, task
+from fedforge.fl import appconfig, checkpoint, privacy, results, strategies, task
 from fedforge.fl.observe import ObservedGrid, PhaseFailed, RoundStats
 from fedforge.monitor.client.control import RunControl
 from fedforge.monitor.client.telemetry import Telemetry
@@ -106,8 +106,9 @@ class PhaseRun:
             strategy=pc.strategy, num_rounds=pc.rounds, start_round=self.done + 1, engine=self.engine,
             clients=list(clients), partition_sizes={c: v["size"] for c, v in clients.items()},
             label_histograms={c: v["label_histogram"] for c, v in clients.items()},
-            params=pc.model_dump())
-        self.strategy = strategies.build_strategy(pc, self.cfg.seed, round_offset=self.done)
+            params=privacy.flat_params(pc.model_dump()))
+        self.privacy = privacy.PhasePrivacy(pc, self.cfg.partition.num_clients, resumed.privacy if resumed else None)
+        self.strategy = self.privacy.build_strategy(self.cfg.seed, round_offset=self.done)
         if resumed:
             strategies.load_strategy_state(self.strategy, resumed.strategy_state)
         if self.done >= pc.rounds:
@@ -115,9 +116,10 @@ class PhaseRun:
         train_config = ConfigRecord({"lr": pc.lr, "local-epochs": pc.local_epochs, "local-steps": pc.local_steps,
                                      "batch-size": pc.batch_size,
                                      "weight-decay": pc.weight_decay, "seed": self.cfg.seed})
-        self.strategy.start(grid=self.observer, initial_arrays=self.arrays, num_rounds=pc.rounds - self.done,
-                            timeout=self.cfg.federation.round_timeout, train_config=train_config,
-                            evaluate_config=ConfigRecord({}), evaluate_fn=self._end_round)
+        with self.privacy.budget_guard():
+            self.strategy.start(grid=self.observer, initial_arrays=self.arrays, num_rounds=pc.rounds - self.done,
+                                timeout=self.cfg.federation.round_timeout, train_config=train_config,
+                                evaluate_config=ConfigRecord({}), evaluate_fn=self._end_round)
 
     def _end_round(self, server_round: int, arrays) -> MetricRecord | None:
         """Flower's evaluate_fn, called after each round: test the global model and close the round."""
@@ -128,16 +130,19 @@ class PhaseRun:
         test = self._global_metrics(arrays, self.test_ds)
         stats = self.observer.rounds.get(rnd, RoundStats(rnd))
         row = self._row(rnd, test, stats)
+        client_epsilons = self.privacy.end_round(stats.train)
+        row["epsilon"] = self.privacy.epsilon()
         self.rows.append(row)
         self.done = rnd
         results.write_rounds_tsv(self.out_dir / "rounds.tsv", self.rows, self.client_ids)
         checkpoint.save(self.ckpt_dir, checkpoint.Checkpoint(
             round=rnd, arrays=arrays, strategy_state=strategies.strategy_state(self.strategy), rows=self.rows,
-            fingerprint=self.fingerprint))
+            fingerprint=self.fingerprint, privacy=self.privacy.state()))
         self.telemetry.emit("round_completed", round=rnd, metrics=test, train_loss=row["train_loss_mean"],
                             clients_ok=row["clients_ok"], clients_failed=row["clients_failed"],
                             num_examples=row["num_examples"], seconds=row["seconds"],
-                            bytes_down=row["bytes_down"], bytes_up=row["bytes_up"])
+                            bytes_down=row["bytes_down"], bytes_up=row["bytes_up"], epsilon=row["epsilon"],
+                            client_epsilons=client_epsilons)
         log.info("round %d/%d: test acc %.4f auc %.4f loss %.4f (%s failed)", rnd, self.pc.rounds, test["acc"],
                  test["auc"], test["loss"], ",".join(row["clients_failed"]) or "none")
         if self.control.wait_if_paused() == "stopped":
@@ -166,7 +171,8 @@ class PhaseRun:
         io.save_model(self.model, self.out_dir / "model")
         io.write_json(self.out_dir / "metrics.json", {
             "test": test, "val": val, "rounds": self.done, "dataset": self.pc.dataset, "strategy": self.pc.strategy,
-            "data_source": self.meta.get("data_source", "synthetic"), "engine": self.engine, "device": self.device})
+            "data_source": self.meta.get("data_source", "synthetic"), "engine": self.engine, "device": self.device,
+            **self.privacy.report()})
         results.write_rounds_tsv(self.out_dir / "rounds.tsv", self.rows, self.client_ids)
         wall = time.perf_counter() - started
         io.write_json(self.out_dir / "timing.json", {
@@ -175,7 +181,7 @@ class PhaseRun:
             "engine": self.engine, "rounds_run": self.done - self.resumed_from})
         checkpoint.save(self.ckpt_dir, checkpoint.Checkpoint(
             round=self.done, arrays=self.arrays, strategy_state=strategies.strategy_state(self.strategy),
-            rows=self.rows, fingerprint=self.fingerprint, completed=True))
+            rows=self.rows, fingerprint=self.fingerprint, completed=True, privacy=self.privacy.state()))
         self.final_metrics = test
         self._emit_finished("completed")
 

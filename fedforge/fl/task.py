@@ -17,7 +17,7 @@ from flwr.app import ArrayRecord
 from transformers import PreTrainedModel, Trainer
 
 from fedforge import paths
-from fedforge.config import Config, PhaseConfig
+from fedforge.config import Config, PhaseConfig, phase_model
 from fedforge.data.arrays import load_split, read_meta
 from fedforge.errors import MissingInputError
 from fedforge.models.factory import build_model, load_model
@@ -57,10 +57,10 @@ def central_split(root: Path, dataset: str, split: str) -> ArrayDataset:
     return ArrayDataset(*load_split(Path(root) / paths.preprocessed_central_dir(dataset), split))
 
 
-def new_model(cfg: Config, root: Path, dataset: str) -> PreTrainedModel:
-    """A model with the phase's architecture, built offline from params (seeded)."""
+def new_model(cfg: Config, root: Path, dataset: str, phase: PhaseConfig | None = None) -> PreTrainedModel:
+    """A model with the phase's architecture (its `norm` override too), built offline from params (seeded)."""
     meta = read_meta(Path(root) / paths.preprocessed_central_dir(dataset))
-    return build_model(cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
+    return build_model(phase_model(cfg.model, phase) if phase else cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
                        image_size=int(meta["image_size"]), seed=cfg.seed)
 
 
@@ -72,7 +72,7 @@ def initial_model(cfg: Config, phase: PhaseConfig, root: Path) -> PreTrainedMode
             raise MissingInputError(f"{model_dir} missing: warm_start=centralized needs "
                                     f"`dvc repro centralized@{phase.dataset}` first (or set warm_start: scratch)")
         return load_model(model_dir)
-    return new_model(cfg, root, phase.dataset)
+    return new_model(cfg, root, phase.dataset, phase)
 
 
 def get_arrays(model: torch.nn.Module) -> ArrayRecord:

@@ -86,6 +86,8 @@ class RoundCompleted(_Event):
     seconds: float = Field(ge=0, description="Wall time of the round")
     bytes_down: int = Field(default=0, ge=0, le=MAX_INT)
     bytes_up: int = Field(default=0, ge=0, le=MAX_INT)
+    epsilon: float | None = Field(default=None, ge=0, description="DP budget spent so far at dp.delta; null without DP")
+    client_epsilons: dict[str, float] = Field(default_factory=dict, description="Per-hospital epsilon (dp.mode sample)")
 
 
 class RunFinished(_Event):
