@@ -19,7 +19,7 @@ import os
 import secrets
 
 import numpy as np
-from flwr.clientapp.mod import fixedclipping_mod
+from flwr.clientapp import mod as flower_mods
 from flwr.serverapp import NeighboringRelation, PrivacyConfig, RdpAccountant, SamplingMethod
 from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
 
@@ -29,6 +29,7 @@ from fedforge.fl import appconfig, strategies
 from fedforge.fl.flower_compat import PrivacyBudgetExhausted
 
 log = logging.getLogger(__name__)
+fixedclipping_mod = flower_mods.fixedclipping_mod
 NOISE_SEED_ENV = "FEDFORGE_DP_NOISE_SEED"  # tests only: a fixed server noise seed (never a params.yaml key)
 KEY_CLIPPING_NORM = "clipping_norm"  # the train-config key Flower's DP wrapper sends and fixedclipping_mod reads
 WEIGHT_KEY = "dp-weight"  # every hospital sends weight 1: the accountant needs an unweighted average
