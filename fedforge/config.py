@@ -200,6 +200,9 @@ class Config(Section):
         if dp.mode == "client" and phase.strategy not in ("fedavg", "fedprox"):
             _fail(f"phases.{name}.strategy", phase.strategy, "allowed: fedavg or fedprox with dp.mode client "
                   "(the privacy accountant needs FedAvg's own unweighted average)")
+        if dp.mode == "sample" and phase.proximal_mu > 0:
+            _fail(f"phases.{name}.proximal_mu", phase.proximal_mu, "allowed: 0 with dp.mode sample (DP-SGD and the "
+                  "FedProx term are not combined in one Trainer yet)")
         if dp.mode == "client" and phase.fraction_train != 1.0:
             _fail(f"phases.{name}.fraction_train", phase.fraction_train, "allowed: 1.0 with dp.mode client "
                   "(the accountant counts every hospital in every round; sampling amplification is not accounted)")

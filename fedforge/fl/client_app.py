@@ -60,9 +60,9 @@ def train(msg: Message, context: Context) -> Message:
         batch_size=int(conf["batch-size"]),
         lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
-        proximal_mu=float(conf.get("proximal-mu", 0.0)))
+        proximal_mu=float(conf.get("proximal-mu", 0.0)), dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
-                            "seconds": result["seconds"], **privacy.client_metrics(phase)})
+                            "seconds": result["seconds"], **privacy.client_metrics(phase, result)})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
                           "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)

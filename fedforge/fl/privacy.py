@@ -144,6 +144,23 @@ class PhasePrivacy:
             self.budget_stopped = True
             log.info("privacy budget: %s; the phase ends after the last round within dp.max_epsilon", exc)
 
+    def check_budget(self, sizes: dict[str, int]) -> None:
+        """dp.mode sample: raise PrivacyBudgetExhausted if one more round would take a hospital past dp.max_epsilon.
+
+        The next round of a hospital of `size` images is local_steps steps (or local_epochs * ceil(size / batch))
+        at rate batch / size: what its Trainer will do. (dp.mode client: Flower's wrapper checks, per round.)
+        """
+        if self.dp.mode != "sample" or self.dp.max_epsilon is None:
+            return
+        batch, phase = self.phase.batch_size, self.phase
+        for client, size in sorted(sizes.items()):
+            steps = phase.local_steps or phase.local_epochs * -(-size // batch)
+            entry = [self.dp.noise_multiplier, min(1.0, batch / size), steps]
+            projected = sample_epsilon(self.ledgers.get(client, []) + [entry], self.dp.delta)
+            if projected > self.dp.max_epsilon:
+                raise PrivacyBudgetExhausted(f"the next round would take {client} to epsilon {projected:.4g} > "
+                                             f"dp.max_epsilon {self.dp.max_epsilon}")
+
     def end_round(self, train_metrics: dict[str, dict]) -> dict[str, float]:
         """Record a round's DP-SGD ledger entries (dp.mode sample); -> each hospital's epsilon so far."""
         if self.dp.mode != "sample":
@@ -205,6 +222,17 @@ def clipping_mod(msg, context, call_next):
     return fixedclipping_mod(msg, context, call_next)
 
 
-def client_metrics(phase: PhaseConfig) -> dict:
-    """Extra reply metrics of a hospital: in dp.mode client, the equal aggregation weight the accountant needs."""
-    return {WEIGHT_KEY: 1} if phase.dp.mode == "client" else {}
+def client_metrics(phase: PhaseConfig, result: dict | None = None) -> dict:
+    """Extra reply metrics of a hospital: the equal aggregation weight the accountant needs (dp.mode client),
+    or the round's DP-SGD ledger entry (dp.mode sample, from task.train_local's result)."""
+    if phase.dp.mode == "client":
+        return {WEIGHT_KEY: 1}
+    return dict((result or {}).get("dp", {}))
+
+
+def dp_sgd_options(phase: PhaseConfig, server_round: int, partition_id: int) -> dict | None:
+    """task.train_local's dp_sgd argument in dp.mode sample (a noise stream per round and hospital), else None."""
+    if phase.dp.mode != "sample":
+        return None
+    return {"noise_multiplier": phase.dp.noise_multiplier, "max_grad_norm": phase.dp.clipping_norm,
+            "noise_stream": server_round * 100_003 + partition_id}

@@ -117,6 +117,7 @@ class PhaseRun:
                                      "batch-size": pc.batch_size,
                                      "weight-decay": pc.weight_decay, "seed": self.cfg.seed})
         with self.privacy.budget_guard():
+            self.privacy.check_budget(self._sizes())
             self.strategy.start(grid=self.observer, initial_arrays=self.arrays, num_rounds=pc.rounds - self.done,
                                 timeout=self.cfg.federation.round_timeout, train_config=train_config,
                                 evaluate_config=ConfigRecord({}), evaluate_fn=self._end_round)
@@ -145,10 +146,15 @@ class PhaseRun:
                             client_epsilons=client_epsilons)
         log.info("round %d/%d: test acc %.4f auc %.4f loss %.4f (%s failed)", rnd, self.pc.rounds, test["acc"],
                  test["auc"], test["loss"], ",".join(row["clients_failed"]) or "none")
+        self.privacy.check_budget(self._sizes())  # dp.mode sample: ends the phase here if the next round is over
         if self.control.wait_if_paused() == "stopped":
             raise StopRequested(f"phase {self.phase_name} stopped from the monitor after round {rnd}; "
                                 f"the checkpoint is saved, `dvc repro federate@{self.phase_name}` resumes it")
         return MetricRecord(test)
+
+    def _sizes(self) -> dict[str, int]:
+        """Training-set size of each connected hospital (its describe reply)."""
+        return {client: int(info["size"]) for client, info in self.observer.clients.items()}
 
     def _row(self, rnd: int, test: dict, stats: RoundStats) -> dict:
         ok = sorted(stats.train)

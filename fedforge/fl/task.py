@@ -104,20 +104,31 @@ class ProximalTrainer(Trainer):
 
 
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
-                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0, steps: int = 0) -> dict:
+                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0, steps: int = 0,
+                dp_sgd: dict | None = None) -> dict:
     """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
 
     steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
+    dp_sgd = {noise_multiplier, max_grad_norm, noise_stream}: DP-SGD (fedforge/train/dp_sgd.py); the result
+    then has "dp", the round's ledger entry for the server's accountant.
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
         args = central_trainer.training_arguments(tmp, epochs=epochs, batch_size=batch_size, lr=lr,
                                                   weight_decay=weight_decay, seed=seed, device=device,
-                                                  **({"max_steps": steps} if steps > 0 else {}))
+                                                  **({"max_steps": steps} if steps > 0 else {}),
+                                                  **({"max_grad_norm": 0.0} if dp_sgd else {}))
         extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
+        if dp_sgd:
+            from fedforge.train import dp_sgd as dp  # imports opacus: only DP-SGD phases pay for it
+
+            extra = {"trainer_cls": dp.DpSgdTrainer, **dp_sgd}
         result = central_trainer.fit(model, train_ds, args, **extra)
-    return {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds),
-            "seconds": time.perf_counter() - start}
+    out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds),
+           "seconds": time.perf_counter() - start}
+    if dp_sgd:
+        out["dp"] = dp.ledger_entry(dp_sgd["noise_multiplier"], batch_size, len(train_ds), result["global_step"])
+    return out
 
 
 def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dict:
