@@ -143,13 +143,14 @@ def test_max_epsilon_ends_the_phase_after_the_last_round_within_budget(tiny_repo
     assert [r["round"] for r in rounds(tiny_repo)] == ["1", "2"] and (tiny_repo / OUT / "model").is_dir()
 
 
-def test_failed_then_resumed_phase_continues_the_same_epsilon(tmp_path, seeded_noise, monkeypatch):
+@pytest.mark.parametrize("mode", ["client", "sample"])
+def test_failed_then_resumed_phase_continues_the_same_epsilon(tmp_path, seeded_noise, monkeypatch, mode):
     from tests.fl.conftest import write_tiny_data
 
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     for root in (reference, resumed):
         write_tiny_data(root)
-    cfg = dp_config(rounds=3)
+    cfg = dp_config({"mode": mode}, rounds=3)
     run(reference, cfg)
     monkeypatch.setenv("FEDFORGE_FAULTS", "client_1:train:3")
     with pytest.raises(PhaseFailed):
@@ -177,3 +178,26 @@ def test_noise_is_unpredictable_unless_the_test_switch_is_set(monkeypatch):
         with privacy.unpredictable_noise(1):
             fixed.append(np.random.normal(size=4))
     assert np.array_equal(fixed[0], fixed[1])
+
+
+def test_dp_sgd_phase_reports_the_worst_hospitals_epsilon(tiny_repo, seeded_noise):
+    from opacus.accountants import RDPAccountant
+
+    metrics = run(tiny_repo, dp_config({"mode": "sample", "clipping_norm": 1.0}, rounds=2, batch_size=16))
+    expected = {}
+    for client, size in (("client_0", 40), ("client_1", 48)):  # tiny data: 40 and 48 training images
+        accountant = RDPAccountant()
+        accountant.history = [(0.8, 16 / size, -(-size // 16))] * 2  # 2 rounds of one epoch each
+        expected[client] = accountant.get_epsilon(1e-3)
+    events = [parse_event(line) for line in (tiny_repo / OUT / "events.jsonl").read_text().splitlines()]
+    last = [e for e in events if e.type == "round_completed"][-1]
+    assert last.client_epsilons == pytest.approx(expected, rel=1e-9)
+    assert last.epsilon == pytest.approx(max(expected.values()), rel=1e-9)
+    assert float(rounds(tiny_repo)[-1]["epsilon"]) == pytest.approx(max(expected.values()), abs=1e-6)
+    assert metrics["privacy"]["mode"] == "sample" and metrics["privacy"]["epsilon"] == pytest.approx(last.epsilon)
+
+
+def test_dp_sgd_budget_ends_the_phase_before_a_hospital_would_exceed_it(tiny_repo, seeded_noise):
+    metrics = run(tiny_repo, dp_config({"mode": "sample", "max_epsilon": 1e-3}, rounds=3))
+    assert metrics["rounds"] == 0 and metrics["privacy"]["budget_stopped"] is True
+    assert metrics["privacy"]["epsilon"] == 0.0 and (tiny_repo / OUT / "model").is_dir()
