@@ -43,6 +43,8 @@ export interface RoundView {
   clients_ok: string[];
   clients_failed: string[];
   client_train_loss: Record<string, number>;
+  /** DP budget spent after this round (null without differential privacy). */
+  epsilon: number | null;
   completed: boolean;
 }
 
@@ -90,7 +92,7 @@ function withRound(run: LiveRun, round: number, change: (r: RoundView) => RoundV
   const index = run.rounds.findIndex((r) => r.round === round);
   const base: RoundView = index >= 0 ? run.rounds[index] : {
     round, metrics: {}, train_loss: null, seconds: null, num_examples: 0, clients_ok: [], clients_failed: [],
-    client_train_loss: {}, completed: false,
+    client_train_loss: {}, epsilon: null, completed: false,
   };
   const rounds = [...run.rounds];
   if (index >= 0) rounds[index] = change(base);
@@ -154,7 +156,7 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
       next = withRound(next, ev.round, (r) => ({
         ...r, metrics: ev.metrics ?? {}, train_loss: ev.train_loss ?? null, seconds: ev.seconds,
         num_examples: ev.num_examples ?? 0, clients_ok: ev.clients_ok ?? [], clients_failed: ev.clients_failed ?? [],
-        completed: true,
+        epsilon: ev.epsilon ?? null, completed: true,
       }));
       next = { ...next, currentRound: Math.max(next.currentRound, ev.round) };
       const failed = new Set(ev.clients_failed ?? []);
