@@ -121,6 +121,7 @@ class FederationConfig(Section):
     engine: Literal["local", "deployment"]
     round_timeout: float = Field(ge=1.0)
     clientapp_start: Literal["warm", "cold"]
+    secure_aggregation: Literal["none", "secaggplus"]
 
 
 class MonitorConfig(Section):
@@ -179,6 +180,12 @@ class Config(Section):
                 _fail(f"phases.{name}.min_clients", phase.min_clients,
                       f"allowed: at most partition.num_clients ({self.partition.num_clients})")
             self._dp_checks(name, phase)
+            if self.federation.secure_aggregation != "none" and phase.dp.mode != "none":
+                _fail(f"phases.{name}.dp.mode", phase.dp.mode, "allowed: none with federation.secure_aggregation "
+                      "secaggplus (fl/secagg_app.py does not run DP yet)")
+        if self.federation.secure_aggregation != "none" and self.partition.num_clients < 3:
+            _fail("federation.secure_aggregation", self.federation.secure_aggregation,
+                  "allowed: none below 3 hospitals (SecAgg+ masks need 3 or more: partition.num_clients)")
         return self
 
     def _dp_checks(self, name: str, phase: PhaseConfig) -> None:

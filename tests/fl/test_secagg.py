@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flwr.app import Context, RecordDict
 
-from fedforge import config
+from fedforge import config, paths
 from fedforge.fl import appconfig, secagg_app, task
 from fedforge.fl.flower_compat import SUPERLINK_NODE_ID, set_task_identity
 from fedforge.fl.grid import InProcessGrid
@@ -80,3 +80,20 @@ def test_server_sees_masked_vectors_and_the_aggregate_is_fedavg(tmp_path):
 def test_workflow_tolerates_one_dropout(n):
     workflow = secagg_app.secaggplus_workflow(n, max_weight=1000.0)
     assert (workflow.num_shares, workflow.reconstruction_threshold) == (n, n - 1)
+
+
+@pytest.mark.slow
+def test_secaggplus_phase_runs_on_the_deployment_engine_with_three_supernodes(tmp_path):
+    from fedforge.fl import deployment
+
+    write_tiny_data(tmp_path, num_clients=NUM)
+    raw = tiny_raw(rounds=2, min_clients=NUM)
+    raw["partition"]["num_clients"] = NUM
+    raw["model"].update(arch="cnn", norm="group")
+    raw["federation"].update(engine="deployment", secure_aggregation="secaggplus")
+    cfg = config.parse(raw)
+    deployment.run_deployment(cfg, "T", appconfig.app_config(cfg, "T", "deployment", repo_root=tmp_path))
+    metrics = json.loads((tmp_path / "artifacts/federated/T/metrics.json").read_text())
+    assert metrics["secure_aggregation"] == "secaggplus" and metrics["engine"] == "deployment"
+    log = (tmp_path / paths.deployment_dir("T") / "logs/serverapp.log").read_text()
+    assert log.count("Secure aggregation completed.") == 2
