@@ -19,11 +19,12 @@ import os
 import secrets
 
 import numpy as np
+import torch
 from flwr.clientapp import mod as flower_mods
 from flwr.serverapp import NeighboringRelation, PrivacyConfig, RdpAccountant, SamplingMethod
 from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
 
-from fedforge.config import PhaseConfig
+from fedforge.config import ConfigError, PhaseConfig
 from fedforge.errors import UserError
 from fedforge.fl import appconfig, strategies
 from fedforge.fl.flower_compat import PrivacyBudgetExhausted
@@ -89,6 +90,17 @@ class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClien
                                   f"dp.clipping_norm {self.clipping_norm}; is its ClientApp FedForge's?")
         with unpredictable_noise(actual):
             return super().aggregate_train(server_round, replies)
+
+
+def check_model(model, phase: PhaseConfig, phase_name: str) -> None:
+    """A DP phase's model must have no BatchNorm (its statistics would leave the hospital without noise): config.py
+    refuses norm != group, but an architecture may ignore model.norm."""
+    kinds = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
+    batchnorm = [name for name, module in model.named_modules() if isinstance(module, kinds)]
+    if phase.dp.mode != "none" and batchnorm:
+        raise ConfigError(f"phases.{phase_name}.dp.mode: got {phase.dp.mode!r}; the {type(model).__name__} built for "
+                          f"it still has BatchNorm ({batchnorm[0]}, ...), whose statistics would be shared without "
+                          "noise; use model.arch cnn (or an arch that honours norm: group)")
 
 
 def _accountant(phase: PhaseConfig, num_clients: int) -> RdpAccountant:
@@ -174,8 +186,8 @@ class PhasePrivacy:
     def epsilon(self) -> float | None:
         """Epsilon spent so far at dp.delta (the worst hospital's in dp.mode sample); None without DP."""
         if self.dp.mode == "client":
-            return float(self.strategy.accountant.get_privacy_spent().epsilon) if self.strategy.accountant.num_releases \
-                else 0.0
+            accountant = self.strategy.accountant
+            return float(accountant.get_privacy_spent().epsilon) if accountant.num_releases else 0.0
         if self.dp.mode == "sample":
             return max((sample_epsilon(ledger, self.dp.delta) for ledger in self.ledgers.values()), default=0.0)
         return None

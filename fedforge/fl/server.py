@@ -50,6 +50,7 @@ class PhaseRun:
         self.ckpt_dir = self.root / paths.checkpoint_dir(phase)
         self.device = runtime_device(cfg)
         self.model = task.initial_model(cfg, self.pc, self.root)
+        privacy.check_model(self.model, self.pc, phase)
         self.test_ds = task.central_split(self.root, self.pc.dataset, "test")
         self.meta = read_meta(self.root / paths.preprocessed_central_dir(self.pc.dataset))
         self.fingerprint = checkpoint.fingerprint(cfg, phase, self.root)

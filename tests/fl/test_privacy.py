@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from flwr.serverapp import GaussianPrivacyEvent, NeighboringRelation, PrivacyConfig, RdpAccountant, SamplingMethod
 
 from fedforge import config
@@ -71,6 +72,20 @@ def test_phase_norm_override_lets_a_dp_phase_use_groupnorm_over_a_batchnorm_mode
     raw["phases"]["T"]["dp"] = DP
     cfg = config.parse(raw)
     assert config.phase_model(cfg.model, cfg.phase("T")).norm == "group" and cfg.model.norm == "batch"
+
+
+def test_a_dp_phase_whose_built_model_still_has_batchnorm_is_refused(tiny_repo):
+    raw = tiny_raw(min_clients=2)
+    raw["model"].update(arch="resnet", norm="group")  # resnet here may ignore model.norm: the built model decides
+    raw["phases"]["T"]["dp"] = DP
+    cfg = config.parse(raw)
+    from fedforge.fl import task
+
+    model = task.new_model(cfg, tiny_repo, "bloodmnist", cfg.phase("T"))
+    if not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()):
+        pytest.skip("this branch's resnet honours norm: group (GroupNorm ResNet)")
+    with pytest.raises(config.ConfigError, match=r"^phases.T.dp.mode: got 'client'; the ResNetForImageClassification"):
+        privacy.check_model(model, cfg.phase("T"), "T")
 
 
 def test_run_started_params_are_flat_scalars():
