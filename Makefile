@@ -17,7 +17,7 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The exact versions of requirements.lock (runtime + dev extra, pip itself included), then fedforge alone.
+# The exact versions of requirements.lock (runtime + dev + simulation extras, pip included), then fedforge alone.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -r requirements.lock
 	$(BIN)/python -m pip install -e . --no-deps
@@ -27,7 +27,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 # newest allowed release. The Python patch level is this platform's (some locked releases need >= 3.11.5).
 LOCK_TARGET := --python-version 3.11.7 --python-platform x86_64-manylinux_2_28
 lock: $(VENV)/.installed  ## re-resolve requirements.lock from pyproject.toml + constraints.txt (needs PyPI)
-	$(BIN)/uv pip compile pyproject.toml --extra dev -c constraints.txt $(LOCK_TARGET) \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra simulation -c constraints.txt $(LOCK_TARGET) \
 	  $(if $(UPGRADE),--upgrade) -o requirements.lock
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/scripts dashboard/index.html dashboard/package.json \

@@ -19,5 +19,7 @@ export default defineConfig({
     environment: "jsdom",
     setupFiles: ["./src/test/setup.ts"],
     css: false,
+    // user-event typing takes seconds when the machine is busy (2 cores shared with the federation and builds).
+    testTimeout: 20_000,
   },
 });

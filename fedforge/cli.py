@@ -36,6 +36,7 @@ STAGE_COMMANDS = {
 # Commands with their own argument parsers: module exposes add_arguments(parser) and main(args) -> int.
 OWN_PARSER_COMMANDS = {
     "monitor": ("fedforge.monitor.server.cli", "Serve the telemetry API, WebSocket and dashboard (FastAPI + SQLite)"),
+    "compare": ("fedforge.compare", "Check the workspace's headline test metrics against a git revision's"),
 }
 
 

@@ -20,6 +20,7 @@ from fedforge.errors import UserError
 
 Dataset = Literal["bloodmnist", "dermamnist", "pathmnist"]
 Strategy = Literal["fedavg", "fedprox", "fedadam", "fedavgm"]
+Loss = Literal["ce", "weighted_ce", "focal"]  # fedforge/train/losses.py
 FIX = "Fix it in params.yaml (or the -S override)."
 
 
@@ -81,6 +82,9 @@ class CentralizedConfig(Section):
     lr: float = Field(ge=0.0, le=10.0)
     weight_decay: float = Field(ge=0.0, le=1.0)
     logging_steps: int = Field(ge=1)
+    loss: Loss
+    focal_gamma: float = Field(ge=0.0, le=10.0)
+    select_on: Literal["loss", "balanced_acc"]
 
 
 class DpConfig(Section):
@@ -108,6 +112,8 @@ class PhaseConfig(Section):
     server_lr: float = Field(ge=0.0)
     server_momentum: float = Field(ge=0.0, le=1.0)
     weight_decay: float = Field(ge=0.0, le=1.0)
+    loss: Loss
+    focal_gamma: float = Field(ge=0.0, le=10.0)
     norm: Literal["model", "group", "batch"]  # model = model.norm; else this phase's override of it
     dp: DpConfig
 
@@ -118,10 +124,12 @@ def phase_model(model: ModelConfig, phase: PhaseConfig) -> ModelConfig:
 
 
 class FederationConfig(Section):
-    engine: Literal["local", "deployment"]
+    engine: Literal["local", "deployment", "simulation"]
     round_timeout: float = Field(ge=1.0)
     clientapp_start: Literal["warm", "cold"]
     secure_aggregation: Literal["none", "secaggplus"]
+    client_cpus: float = Field(gt=0.0, le=1024.0)  # simulation: CPUs one ClientApp actor reserves
+    client_gpus: float = Field(ge=0.0, le=64.0)  # simulation: GPUs (or a fraction) one actor reserves
 
 
 class MonitorConfig(Section):

@@ -63,6 +63,8 @@ def test_an_int_given_for_a_float_is_stored_as_float():
     ("data.datasets", ["bloodmnist", "chestmnist"],
      "data.datasets[1]: got 'chestmnist'; allowed: 'bloodmnist', 'dermamnist' or 'pathmnist'."),
     ("model.hidden_sizes", ["wide"], "model.hidden_sizes[0]: got 'wide'; allowed: a valid integer."),
+    ("phases.A.loss", "hinge", "phases.A.loss: got 'hinge'; allowed: 'ce', 'weighted_ce' or 'focal'."),
+    ("centralized.select_on", "acc", "centralized.select_on: got 'acc'; allowed: 'loss' or 'balanced_acc'."),
     # field validators
     ("data.datasets", ["bloodmnist", "bloodmnist"],
      "data.datasets: got ['bloodmnist', 'bloodmnist']; allowed: no repeated entries."),
@@ -146,7 +148,7 @@ def test_model_section_dumps_to_the_fingerprinted_shape():
     model = config.parse(tiny_params_dict()).model
     assert json.dumps(model.model_dump(), sort_keys=True) == (
         '{"arch": "resnet", "depths": [1, 1, 1], "embedding_size": 32, "hidden_sizes": [32, 64, 128], '
-        '"norm": "group", "pretrained": null}')
+        '"norm": "batch", "pretrained": null}')
 
 
 def test_load_names_the_file_on_every_line(tmp_path):

@@ -1,4 +1,4 @@
-"""requirements.lock: it matches pyproject.toml (runtime + dev extra) and the venv holds exactly its versions.
+"""requirements.lock: it matches pyproject.toml (runtime + dev + simulation extras) and the venv holds exactly its versions.
 
 The lock is `uv pip compile` output (`make lock`): `name==version` lines, each followed by `# via` lines naming
 what requires it; "fedforge (pyproject.toml)" marks a direct requirement.
@@ -32,9 +32,10 @@ def read_lock() -> tuple[dict[str, str], set[str]]:
 
 
 def pyproject_requirements() -> list[Requirement]:
-    """The runtime dependencies plus the dev extra: what the lock covers."""
+    """The runtime dependencies plus the dev and simulation extras: what the lock covers."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    return [Requirement(r) for r in project["dependencies"] + extras["dev"] + extras["simulation"]]
 
 
 def test_lock_matches_pyproject():

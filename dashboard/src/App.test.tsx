@@ -26,9 +26,9 @@ describe("App", () => {
   });
 
   it("lists runs with the synthetic badge and replays a finished run from stored events", async () => {
-    mockFetch({
+    const calls = mockFetch({
       "/api/runs": () => [200, [summary]],
-      [`/api/runs/${RUN_ID}`]: () => [200, { ...summary, rounds: [], nodes: [] }],
+      [`/api/runs/${RUN_ID}/audit`]: () => [200, []],
       "/api/phases": () => [200, [{ phase: "A", dataset: "bloodmnist", strategy: "fedavg", rounds: 3, latest_run_id: RUN_ID, latest_state: "completed", launched: false }]],
       "/api/comparison": () => [200, { federated: [], centralized: [] }],
     });
@@ -47,6 +47,9 @@ describe("App", () => {
     expect(await screen.findByText(/replayed from 17 stored events/)).toBeInTheDocument();
     expect(screen.getByTestId("kpi-acc")).toHaveTextContent("0.800");
     expect(screen.getByTestId("connection")).toHaveAttribute("data-connection", "live");
+    expect(screen.getByTestId("control-stop")).toHaveAttribute("title", "run completed: nothing to stop");
+    // Liveness comes from the event stream: the run detail is never fetched.
+    expect(calls.map((c) => c.url)).not.toContain(`/api/runs/${RUN_ID}`);
   });
 
   it("says the monitor is unreachable in words", async () => {

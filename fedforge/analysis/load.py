@@ -2,7 +2,9 @@
 
 The analysis is only worth reading when every phase in params.yaml is there: a missing or malformed file
 raises an error that names the file and the `dvc repro` command that makes it, never an empty plot.
-Formats: docs of "Federated phase outputs" in the interfaces brief (rounds.tsv columns are fixed, in order).
+Formats: rounds.tsv columns as fedforge/fl/results.py writes them (ROUNDS_COLUMNS, in order, then one
+train_loss.client_<i> per client); metrics.json as fedforge/fl/server.py and fedforge/train/centralized.py write it.
+No wall-clock value is read: rounds.tsv has none (per-round seconds are in each phase's timing.json).
 """
 from __future__ import annotations
 
@@ -15,13 +17,9 @@ import pandas as pd
 
 from fedforge import paths
 from fedforge.errors import UserError
+from fedforge.fl.results import CLIENT_LOSS_PREFIX, EPSILON_COLUMN, ROUNDS_COLUMNS
 from fedforge.train.metrics import METRIC_KEYS
 
-ROUNDS_COLUMNS = (
-    "round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
-    "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up", "epsilon",
-)
-CLIENT_LOSS_PREFIX = "train_loss."
 ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
 
 
@@ -30,7 +28,7 @@ class MissingOutputError(UserError, FileNotFoundError):
 
 
 class MalformedOutputError(UserError, ValueError):
-    """A phase or baseline output exists but does not follow the interfaces format."""
+    """A phase or baseline output exists but does not follow the format its writer defines."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +87,12 @@ def read_rounds(path: str | Path) -> pd.DataFrame:
     head = tuple(table.columns[: len(ROUNDS_COLUMNS)])
     if head != ROUNDS_COLUMNS:
         raise MalformedOutputError(f"{path}: columns {list(head)} do not start with {list(ROUNDS_COLUMNS)} "
-                                   "(interfaces: Federated phase outputs); re-run the phase with the current code")
-    extra = [c for c in table.columns[len(ROUNDS_COLUMNS):] if not c.startswith(CLIENT_LOSS_PREFIX + "client_")]
+                                   "(fedforge/fl/results.py); re-run the phase with the current code")
+    extra = [c for c in table.columns[len(ROUNDS_COLUMNS):]
+             if not (c.startswith(CLIENT_LOSS_PREFIX + "client_") or c == EPSILON_COLUMN)]
     if extra:
-        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after epsilon only "
-                                   f"{CLIENT_LOSS_PREFIX}client_<i> columns are allowed")
+        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after bytes_up only {EPSILON_COLUMN} "
+                                   f"(DP phases) and {CLIENT_LOSS_PREFIX}client_<i> columns are allowed")
     if table.empty:
         raise MalformedOutputError(f"{path}: no completed rounds; re-run the phase")
     for column in table.columns:
@@ -101,7 +100,7 @@ def read_rounds(path: str | Path) -> pd.DataFrame:
             continue
         values = pd.to_numeric(table[column].replace({"": np.nan}), errors="coerce")
         bad = values.isna() & (table[column] != "") & (table[column].str.lower() != "nan")
-        if bad.any() or (values.isna().any() and not (column.startswith(CLIENT_LOSS_PREFIX) or column == "epsilon")):
+        if bad.any() or (values.isna().any() and not column.startswith(CLIENT_LOSS_PREFIX)):
             row = int(np.flatnonzero(bad | values.isna())[0]) + 1
             raise MalformedOutputError(f"{path}: column {column!r} row {row} is {table[column].iloc[row - 1]!r}, "
                                        "expected a number")

@@ -12,7 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from fedforge.analysis.load import CLIENT_LOSS_PREFIX, AnalysisInputs, PhaseRun
+from fedforge.analysis.load import AnalysisInputs, PhaseRun
+from fedforge.fl.results import CLIENT_LOSS_PREFIX, CURVE_COLUMNS
 from fedforge.io import atomic_file
 
 GLOBAL_METRICS = (("test_acc", "acc", "test ACC"), ("test_auc", "auc", "test AUC"), ("test_loss", "loss", "test loss"))
@@ -141,11 +142,8 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return Path(path)
 
 
-CURVE_COLUMNS = ("round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean")
-
-
 def curves_table(run: PhaseRun) -> pd.DataFrame:
-    """Per-round global metrics without wall-clock columns, plus client loss std and cumulative MB moved."""
+    """Per-round global metrics (the learning curve), plus client loss std and cumulative MB moved."""
     curves = run.rounds[list(CURVE_COLUMNS)].copy()
     curves["client_loss_std"] = client_spread(run)["std"]
     curves["cumulative_mb"] = (run.rounds["bytes_down"] + run.rounds["bytes_up"]).cumsum() / 1e6
@@ -153,9 +151,9 @@ def curves_table(run: PhaseRun) -> pd.DataFrame:
 
 
 def write_curves(inputs: AnalysisInputs, folder: str | Path) -> list[Path]:
-    """<phase>.tsv per phase: the data `dvc plots show/diff` draws. Deterministic, so DVC can cache and
-    compare it across commits and experiments (the phases' own rounds.tsv carry wall seconds and are not
-    cached, so older revisions cannot serve them)."""
+    """<phase>.tsv per phase: the data `dvc plots show/diff` draws, one small table per phase with the
+    derived columns next to the curve. Deterministic (no wall-clock value), so DVC can cache it and compare
+    it across commits and experiments."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -42,6 +42,6 @@ def from_run_config(run_config: dict) -> tuple[config.Config, str, Path, str]:
         raise config.ConfigError(
             f"Flower run_config lacks {missing}; launch the apps through `fedforge federate` or pass "
             f"--run-config built by fedforge.fl.appconfig.app_config()")
-    root = str(run_config["repo-root"])
-    cfg = _parse(str(run_config.get("config-json", "")), root)
-    return cfg, str(run_config["phase"]), Path(root), str(run_config.get("engine", "local"))
+    repo_root = str(run_config["repo-root"])
+    cfg = _parse(str(run_config.get("config-json", "")), repo_root)
+    return cfg, str(run_config["phase"]), Path(repo_root), str(run_config.get("engine", "local"))

@@ -1,5 +1,7 @@
 """Per-round checkpoints of a phase: global arrays, strategy state and rounds.tsv rows, in one atomic file.
 
+Same state, same bytes (no timestamp inside), so two runs of a phase leave identical checkpoints.
+
 artifacts/checkpoints/<phase>/checkpoint.npz is a DVC `persist: true` output, so a re-run of a killed
 phase finds it. It is resumed only if it was written for the same inputs (fingerprint of the phase's
 params, the data meta files and the warm-start model) and the run it came from did not complete; a
@@ -11,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from flwr.app import Array, ArrayRecord
 
 from fedforge import io, paths
 from fedforge.config import Config
+from fedforge.data.arrays import ZIP_EPOCH
 
 log = logging.getLogger(__name__)
 FILENAME = "checkpoint.npz"
@@ -37,17 +41,17 @@ class Checkpoint:
     privacy: dict = field(default_factory=dict)  # DP accountant state (fl/privacy.py PhasePrivacy.state), JSON
 
 
-def fingerprint(cfg: Config, phase: str, root: Path) -> str:
+def fingerprint(cfg: Config, phase: str, repo_root: Path) -> str:
     """Hash of everything a phase's result depends on besides code: its params and its input data."""
     pc = cfg.phase(phase)
     h = hashlib.sha256(json.dumps({
         "seed": cfg.seed, "model": cfg.model.model_dump(), "phase": pc.model_dump(),
         "federation": cfg.federation.model_dump(), "device": cfg.device, "threads": cfg.threads,
         "num_clients": cfg.partition.num_clients}, sort_keys=True).encode())
-    inputs = [root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
-              root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]
+    inputs = [repo_root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
+              repo_root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]
     if pc.warm_start == "centralized":
-        inputs += sorted((root / paths.centralized_dir(pc.dataset) / "model").glob("*"))
+        inputs += sorted((repo_root / paths.centralized_dir(pc.dataset) / "model").glob("*"))
     for path in inputs:
         if path.is_file():
             h.update(path.name.encode())
@@ -63,12 +67,21 @@ def save(folder: Path, ckpt: Checkpoint) -> None:
     state_keys = list(ckpt.strategy_state)
     blobs.update({f"s{i:05d}": ckpt.strategy_state[k] for i, k in enumerate(state_keys)})
     meta = {"round": ckpt.round, "keys": keys, "state_keys": state_keys, "rows": ckpt.rows, "fingerprint": ckpt.fingerprint,
-            "completed": ckpt.completed, "privacy": ckpt.privacy}
+            "completed": ckpt.completed, **({"privacy": ckpt.privacy} if ckpt.privacy else {})}  # none: as before
     blobs["meta"] = np.array(json.dumps(meta))
     with io.atomic_file(folder / FILENAME) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **blobs)
+        _write_npz(fh, blobs)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _write_npz(fh, blobs: dict[str, np.ndarray]) -> None:
+    """np.savez's layout (np.load reads it) with every member dated ZIP_EPOCH by us, not by numpy's internals
+    (numpy 2.x happens to date members 1980-01-01; older releases used the current time)."""
+    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, value in blobs.items():
+            with zf.open(zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_EPOCH), "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def load(folder: Path, expected_fingerprint: str) -> Checkpoint | None:

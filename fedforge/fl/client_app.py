@@ -24,14 +24,14 @@ app = ClientApp()
 
 
 def _node(context: Context) -> tuple:
-    cfg, phase, root, _ = appconfig.from_run_config(context.run_config)
+    cfg, phase, repo_root, _ = appconfig.from_run_config(context.run_config)
     pid = int(context.node_config["partition-id"])
     num = int(context.node_config.get("num-partitions", cfg.partition.num_clients))
     if num != cfg.partition.num_clients or not 0 <= pid < num:
         raise ValueError(f"node_config partition-id={pid} num-partitions={num} does not fit "
                          f"partition.num_clients={cfg.partition.num_clients}")
-    root = Path(str(context.node_config.get("repo-root", root)))
-    return cfg, cfg.phase(phase), root, pid
+    repo_root = Path(str(context.node_config.get("repo-root", repo_root)))
+    return cfg, cfg.phase(phase), repo_root, pid
 
 
 def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
@@ -47,20 +47,21 @@ def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
 @app.train(mods=[privacy.clipping_mod])  # DP phases only: the mod passes through elsewhere
 def train(msg: Message, context: Context) -> Message:
     """Local epochs of HF Trainer from the received global arrays; reply with new arrays + train loss."""
-    cfg, phase, root, pid = _node(context)
+    cfg, phase, repo_root, pid = _node(context)
     conf = msg.content["config"]
     server_round = int(conf["server-round"])
     _maybe_fail(pid, "train", server_round)
     device = runtime_device(cfg)
-    train_ds, _ = task.client_data(root, phase.dataset, pid)
-    model = task.new_model(cfg, root, phase.dataset, phase)
+    train_ds, _ = task.client_data(repo_root, phase.dataset, pid)
+    model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
     result = task.train_local(
         model, train_ds, epochs=int(conf["local-epochs"]), steps=int(conf.get("local-steps", 0)),
         batch_size=int(conf["batch-size"]),
         lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
-        proximal_mu=float(conf.get("proximal-mu", 0.0)), dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
+        proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma,
+        dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
                             "seconds": result["seconds"], **privacy.client_metrics(phase, result)})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
@@ -71,12 +72,12 @@ def train(msg: Message, context: Context) -> Message:
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
     """Evaluate the received global arrays on this client's local validation split."""
-    cfg, phase, root, pid = _node(context)
+    cfg, phase, repo_root, pid = _node(context)
     server_round = int(msg.content["config"]["server-round"])
     _maybe_fail(pid, "evaluate", server_round)
     device = runtime_device(cfg)
-    _, val_ds = task.client_data(root, phase.dataset, pid)
-    model = task.new_model(cfg, root, phase.dataset, phase)
+    _, val_ds = task.client_data(repo_root, phase.dataset, pid)
+    model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
@@ -90,8 +91,8 @@ def evaluate(msg: Message, context: Context) -> Message:
 @app.query()
 def describe(msg: Message, context: Context) -> Message:
     """Tell the server who this node is: client id, training-set size and label histogram."""
-    _cfg, phase, root, pid = _node(context)
-    summary = task.client_summary(root, phase.dataset, pid)
+    _cfg, phase, repo_root, pid = _node(context)
+    summary = task.client_summary(repo_root, phase.dataset, pid)
     record = ConfigRecord({"client-id": paths.client_id(pid), "partition-id": pid, "size": summary["size"],
                            "label-histogram": summary["label_histogram"]})
     return Message(content=RecordDict({"client": record}), reply_to=msg)

@@ -1,4 +1,4 @@
-"""Run one federated phase on the configured engine: `local` (in-process Flower grid) or `deployment`.
+"""Run one federated phase on the configured engine: `local` (in-process grid), `deployment` or `simulation`.
 
 Both engines run the same ServerApp and ClientApp objects with the same run_config; the ServerApp writes
 all outputs. The local engine calls the ClientApp directly through InProcessGrid (no network, no extra
@@ -27,6 +27,11 @@ def run_phase(cfg: Config, phase: str) -> None:
         from fedforge.fl.deployment import run_deployment
 
         run_deployment(cfg, phase, run_config)
+        return
+    if engine == "simulation":
+        from fedforge.fl.simulation import run_simulation
+
+        run_simulation(cfg, phase, run_config)
         return
     run_local(run_config, cfg.partition.num_clients, secure_aggregation=cfg.federation.secure_aggregation)
 

@@ -53,6 +53,7 @@ __all__ = [  # what the rest of FedForge may import from here
     "message_to_proto",
     "ndarrays_to_parameters",
     "run_forked_clientapp",
+    "run_simulation_with_config",
     "run_status",
     "run_superexec_with",
     "secaggplus_mod",
@@ -111,12 +112,14 @@ from flwr.server.strategy import FedAvg as LegacyFedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp.exception import PrivacyBudgetExhausted
-from flwr.supercore.constant import TaskType
+from flwr.simulation.run_simulation import _run_simulation
+from flwr.supercore.constant import NOOP_FEDERATION_ID, TaskType
 from flwr.supercore.exit import exit_handler
 from flwr.supercore.run import Run
 from flwr.supercore.superexec import run_superexec as superexec_module
 from flwr.supercore.superexec.executor import ExecutionSpec, LaunchResult, SubprocessExecutor
 from flwr.supercore.task_identity import TaskIdentity
+from flwr.supercore.telemetry import EventType
 from flwr.supercore.tls import validate_and_resolve_root_certificates
 from flwr.supernode import start_client_internal as supernode_loop_module
 from flwr.supernode.cli import flower_supernode
@@ -159,12 +162,29 @@ PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge nee
     # supernode.py: stock `flower-supernode` with its fixed 3 s idle sleep capped
     "supernode_loop_module": "flwr.supernode:start_client_internal",  # the pull loop whose sleep we cap
     "flower_supernode": "flwr.supernode.cli:flower_supernode",  # the `flower-supernode` entry point
+    # simulation.py: the public run_simulation() gives the apps no run_config; its private core takes a Run
+    "_run_simulation": "flwr.simulation.run_simulation:_run_simulation",  # Simulation Engine with our Run
+    "NOOP_FEDERATION_ID": "flwr.supercore.constant:NOOP_FEDERATION_ID",  # the federation a local simulation has
+    "EventType": "flwr.supercore.telemetry:EventType",  # the exit event it records (telemetry stays off)
 }
 
 
 def set_task_identity(run_id: int, node_id: int = SUPERLINK_NODE_ID, task_id: int = 1) -> None:
     """Say which task this process runs, as flwr-serverapp does before calling the app (Message() reads it)."""
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = task_id, run_id, node_id
+
+
+def run_simulation_with_config(server_app, client_app, num_supernodes: int, backend_config: dict, context,
+                               app_dir: Path) -> None:
+    """Flower's Simulation Engine (as `flwr run` on a simulation federation) where both apps see
+    context.run_config: ClientApp contexts read it from app_dir/pyproject.toml fused with the Run's overrides."""
+    run = Run.create_empty(context.run_id)
+    run.override_config = dict(context.run_config)
+    run.primary_task_id = 1
+    run.federation_id = NOOP_FEDERATION_ID
+    _run_simulation(num_supernodes=num_supernodes, client_app=client_app, server_app=server_app,
+                    backend_name="ray", backend_config=backend_config, server_app_context=context, run=run,
+                    app_dir=str(app_dir), is_app=True, exit_event=EventType.PYTHON_API_RUN_SIMULATION_LEAVE)
 
 
 def control_client(name: str, address: str, ca_cert: Path | None):

@@ -1,16 +1,24 @@
-"""rounds.tsv of a phase: one row per completed round, written atomically (fedforge.io).
+"""The per-round files of a phase: rounds.tsv (a declared output) and timing.json (an undeclared run log).
 
-metrics.json and model/ are bit-for-bit reproducible (no wall-clock in them); wall time lives in the
-`seconds` column of rounds.tsv (a cache: false plot) and in timing.json (overhead measurement).
+rounds.tsv, metrics.json, model/ and the checkpoint hold no wall-clock value, so the same inputs give the
+same bytes. Wall time lives only in timing.json (per-round seconds, the overhead ratio) and in telemetry
+(events.jsonl, the monitor). ROUNDS_COLUMNS is the one definition of the rounds.tsv columns; the
+analysis (fedforge/analysis/load.py) reads them by these names.
 """
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
-from fedforge.io import write_text
+from fedforge.io import write_json, write_text
+from fedforge.train.metrics import METRIC_KEYS
 
-FIXED_COLUMNS = ["round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
-                 "clients_ok", "clients_failed", "num_examples", "seconds", "bytes_down", "bytes_up", "epsilon"]  # epsilon: DP budget spent (fl/privacy.py), empty without DP
+log = logging.getLogger(__name__)
+CURVE_COLUMNS = ("round", *(f"test_{k}" for k in METRIC_KEYS), "train_loss_mean")  # the learning curve
+ROUNDS_COLUMNS = (*CURVE_COLUMNS, "clients_ok", "clients_failed", "num_examples", "bytes_down", "bytes_up")
+CLIENT_LOSS_PREFIX = "train_loss."  # after ROUNDS_COLUMNS: one train_loss.client_<i> column per client
+EPSILON_COLUMN = "epsilon"  # DP phases only (fl/privacy.py), between ROUNDS_COLUMNS and the client losses
 
 
 def _cell(value) -> str:
@@ -24,7 +32,30 @@ def _cell(value) -> str:
 
 
 def write_rounds_tsv(path: Path, rows: list[dict], client_ids: list[str]) -> None:
-    """rounds.tsv: the fixed columns (interfaces.md order), then train_loss.<client> per client."""
-    columns = FIXED_COLUMNS + [f"train_loss.{c}" for c in client_ids]
+    """rounds.tsv: ROUNDS_COLUMNS, epsilon (DP phases), then train_loss.<client> per client; a line per round."""
+    private = any(row.get(EPSILON_COLUMN) is not None for row in rows)  # a dp.mode none phase: no column at all
+    columns = [*ROUNDS_COLUMNS, *([EPSILON_COLUMN] if private else []), *(f"{CLIENT_LOSS_PREFIX}{c}" for c in client_ids)]
     lines = ["\t".join(columns)] + ["\t".join(_cell(row.get(c)) for c in columns) for row in rows]
     write_text(path, "\n".join(lines) + "\n")
+
+
+def logged_round_seconds(path: Path, upto: int) -> list[dict]:
+    """The [{round, seconds}] an earlier attempt logged in timing.json for rounds 1..upto (a resume keeps them)."""
+    if upto < 1 or not path.is_file():
+        return []
+    try:
+        logged = json.loads(path.read_text())["round_seconds"]
+        return [{"round": int(e["round"]), "seconds": float(e["seconds"])} for e in logged if int(e["round"]) <= upto]
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("%s unreadable (%s); timing.json lists only the rounds this attempt runs", path, exc)
+        return []
+
+
+def write_timing(path: Path, *, wall: float, client_seconds: float, engine: str, start_round: int,
+                 rounds_run: int, round_seconds: list[dict]) -> None:
+    """timing.json: this attempt's wall seconds (from start_round on), the clients' summed train + evaluate
+    seconds in it and their ratio (framework overhead), and the wall seconds of every completed round,
+    including those an earlier, killed attempt ran."""
+    write_json(path, {"seconds": round(wall, 3), "client_compute_seconds": round(client_seconds, 3),
+                      "overhead": round(wall / client_seconds, 4) if client_seconds else None, "engine": engine,
+                      "start_round": start_round, "rounds_run": rounds_run, "round_seconds": round_seconds})

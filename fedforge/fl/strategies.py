@@ -4,15 +4,48 @@
 `round_offset` = rounds already done; every hook sees the true round (FedAdam's bias correction uses it).
 Client sampling uses the module-level `random`, so it is re-seeded from (seed, round) each round.
 Server state that outlives a round: FedAdam m_t/v_t (dicts), FedAvgM momentum_vector (list).
+BatchNorm buffers never go through a server optimizer (FedAdam/FedAvgM would move running variances
+below zero): after any strategy aggregates, running statistics are replaced by the plain example-weighted
+mean of the replies and `num_batches_tracked` counters keep the global value the round started from.
 """
 from __future__ import annotations
 
 import random
 
 import numpy as np
+from flwr.app import Array, ArrayRecord
 from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM, FedProx
+from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 
 from fedforge.config import PhaseConfig
+
+RUNNING_STAT_NAMES = ("running_mean", "running_var")  # float BatchNorm buffers: plain weighted mean
+COUNTER_NAME = "num_batches_tracked"  # integer BatchNorm counter: never averaged
+
+
+def is_running_stat(key: str) -> bool:
+    """True for a BatchNorm running mean/variance in a state_dict key."""
+    return key.rsplit(".", 1)[-1] in RUNNING_STAT_NAMES
+
+
+def is_counter(key: str) -> bool:
+    """True for a BatchNorm num_batches_tracked counter in a state_dict key."""
+    return key.rsplit(".", 1)[-1] == COUNTER_NAME
+
+
+def replace_buffers(aggregated: ArrayRecord, replies: list, global_arrays: ArrayRecord, weighted_by: str) -> None:
+    """Overwrite, in place, the aggregated BatchNorm buffers: running statistics with the plain weighted mean
+    of the replies (Flower's own FedAvg arithmetic, so FedAvg results are unchanged), counters with the
+    global value sent this round."""
+    valid = [msg.content for msg in replies if not msg.has_error()]
+    if not valid:
+        return
+    mean = aggregate_arrayrecords(valid, weighted_by)
+    for key in list(aggregated.keys()):
+        if is_running_stat(key):
+            aggregated[key] = mean[key]
+        elif is_counter(key):
+            aggregated[key] = Array(global_arrays[key].numpy())
 
 
 class ResumableRounds:
@@ -24,10 +57,15 @@ class ResumableRounds:
     def configure_train(self, server_round, arrays, config, grid):
         actual = server_round + self.round_offset
         random.seed(f"{self.sampling_seed}:train:{actual}")
+        self.round_start_arrays = arrays  # the global model this round started from (its counters are kept)
         return super().configure_train(actual, arrays, config, grid)
 
     def aggregate_train(self, server_round, replies):
-        return super().aggregate_train(server_round + self.round_offset, replies)
+        replies = list(replies)
+        aggregated, metrics = super().aggregate_train(server_round + self.round_offset, replies)
+        if aggregated is not None:  # FedAvgM keeps `aggregated` as its current_arrays: edited in place, it agrees
+            replace_buffers(aggregated, replies, self.round_start_arrays, self.weighted_by_key)
+        return aggregated, metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid):
         actual = server_round + self.round_offset

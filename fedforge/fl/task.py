@@ -6,6 +6,7 @@ mu/2 * ||w - w_global||^2 to the loss because Flower's FedProx only *sends* prox
 """
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from flwr.app import ArrayRecord
-from transformers import PreTrainedModel, Trainer
+from transformers import PreTrainedModel, Trainer, TrainerCallback
 
 from fedforge import paths
 from fedforge.config import Config, PhaseConfig, phase_model
@@ -27,15 +28,21 @@ from fedforge.train.metrics import METRIC_KEYS
 
 log = logging.getLogger(__name__)
 
+# Trainer.train() starts with a full gc.collect() (accelerate's free_memory) that scans every live object:
+# after torch + transformers + flwr are imported that is ~600k of them, 0.3-0.9 s per client per round, most
+# of the local engine's fixed per-client cost (benchmarks/scaling.py). What is alive now (modules, classes,
+# functions) is never garbage, so the collector stops scanning it; objects created later are collected as usual.
+gc.freeze()
+
 
 def client_seed(seed: int, server_round: int, partition_id: int) -> int:
     """Training seed of one client in one round, derived (never drawn) so a resumed run repeats it."""
     return (int(seed) * 1_000_003 + int(server_round) * 7_919 + int(partition_id) * 104_729) % (2**31 - 1)
 
 
-def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDataset, ArrayDataset]:
+def client_data(repo_root: Path, dataset: str, partition_id: int) -> tuple[ArrayDataset, ArrayDataset]:
     """(train, val) datasets of one hospital from artifacts/preprocessed/<ds>/clients, memory-mapped."""
-    folder = Path(root) / paths.preprocessed_clients_dir(dataset)
+    folder = Path(repo_root) / paths.preprocessed_clients_dir(dataset)
     name = paths.client_id(partition_id)
     if not (folder / f"{name}_train_x.npy").is_file():
         raise MissingInputError(
@@ -44,35 +51,50 @@ def client_data(root: Path, dataset: str, partition_id: int) -> tuple[ArrayDatas
     return ArrayDataset(*load_split(folder, f"{name}_train")), ArrayDataset(*load_split(folder, f"{name}_val"))
 
 
-def client_summary(root: Path, dataset: str, partition_id: int) -> dict:
+def client_summary(repo_root: Path, dataset: str, partition_id: int) -> dict:
     """Training-set size and label histogram of one client (for run_started and the dashboard)."""
-    meta = read_meta(Path(root) / paths.preprocessed_clients_dir(dataset))
+    meta = read_meta(Path(repo_root) / paths.preprocessed_clients_dir(dataset))
     name = paths.client_id(partition_id)
     return {"size": int(meta["sizes"][name]["train"]),
             "label_histogram": [int(v) for v in meta["label_histograms"][name]["train"]]}
 
 
-def central_split(root: Path, dataset: str, split: str) -> ArrayDataset:
+def central_split(repo_root: Path, dataset: str, split: str) -> ArrayDataset:
     """The shared val or test split the server evaluates the global model on."""
-    return ArrayDataset(*load_split(Path(root) / paths.preprocessed_central_dir(dataset), split))
+    return ArrayDataset(*load_split(Path(repo_root) / paths.preprocessed_central_dir(dataset), split))
 
 
-def new_model(cfg: Config, root: Path, dataset: str, phase: PhaseConfig | None = None) -> PreTrainedModel:
+def new_model(cfg: Config, repo_root: Path, dataset: str, phase: PhaseConfig | None = None) -> PreTrainedModel:
     """A model with the phase's architecture (its `norm` override too), built offline from params (seeded)."""
-    meta = read_meta(Path(root) / paths.preprocessed_central_dir(dataset))
+    meta = read_meta(Path(repo_root) / paths.preprocessed_central_dir(dataset))
     return build_model(phase_model(cfg.model, phase) if phase else cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
                        image_size=int(meta["image_size"]), seed=cfg.seed)
 
 
-def initial_model(cfg: Config, phase: PhaseConfig, root: Path) -> PreTrainedModel:
+_client_models: dict[tuple, PreTrainedModel] = {}  # the one model client_model() reuses, by what it was built from
+
+
+def client_model(cfg: Config, repo_root: Path, dataset: str, phase: PhaseConfig | None = None) -> PreTrainedModel:
+    """The model a ClientApp loads the global arrays into: built once per process and reused, since
+    set_arrays overwrites every parameter and buffer (building one is ~0.08 s, twice per client per round)."""
+    key = (cfg.model_dump_json(), str(repo_root), dataset, phase.norm if phase else "model")
+    if key not in _client_models:
+        _client_models.clear()
+        _client_models[key] = new_model(cfg, repo_root, dataset, phase)
+    model = _client_models[key]
+    model.zero_grad(set_to_none=True)
+    return model
+
+
+def initial_model(cfg: Config, phase: PhaseConfig, repo_root: Path) -> PreTrainedModel:
     """Round-0 global model: the centralized checkpoint of this dataset (warm start) or a fresh one."""
     if phase.warm_start == "centralized":
-        model_dir = Path(root) / paths.centralized_dir(phase.dataset) / "model"
+        model_dir = Path(repo_root) / paths.centralized_dir(phase.dataset) / "model"
         if not model_dir.is_dir():
             raise MissingInputError(f"{model_dir} missing: warm_start=centralized needs "
                                     f"`dvc repro centralized@{phase.dataset}` first (or set warm_start: scratch)")
         return load_model(model_dir)
-    return new_model(cfg, root, phase.dataset, phase)
+    return new_model(cfg, repo_root, phase.dataset, phase)
 
 
 def get_arrays(model: torch.nn.Module) -> ArrayRecord:
@@ -103,16 +125,30 @@ class ProximalTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+class LoopTimer(TrainerCallback):
+    """Seconds inside Trainer's training loop (on_train_begin -> on_train_end): a client's compute."""
+
+    seconds = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.seconds = time.perf_counter() - self.started
+
+
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
-                weight_decay: float, seed: int, device: str, proximal_mu: float = 0.0, steps: int = 0,
-                dp_sgd: dict | None = None) -> dict:
+                weight_decay: float, seed: int, device: str, loss: str, focal_gamma: float,
+                proximal_mu: float = 0.0, steps: int = 0, dp_sgd: dict | None = None) -> dict:
     """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
 
+    seconds = the training loop only (LoopTimer): Trainer construction and set-up count as federation overhead.
     steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
+    `loss` (phases.<X>.loss) weighs classes by this client's own label histogram only (train/losses.py).
     dp_sgd = {noise_multiplier, max_grad_norm, noise_stream}: DP-SGD (fedforge/train/dp_sgd.py); the result
     then has "dp", the round's ledger entry for the server's accountant.
     """
-    start = time.perf_counter()
+    timer = LoopTimer()
     with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
         args = central_trainer.training_arguments(tmp, epochs=epochs, batch_size=batch_size, lr=lr,
                                                   weight_decay=weight_decay, seed=seed, device=device,
@@ -123,9 +159,9 @@ def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: in
             from fedforge.train import dp_sgd as dp  # imports opacus: only DP-SGD phases pay for it
 
             extra = {"trainer_cls": dp.DpSgdTrainer, **dp_sgd}
-        result = central_trainer.fit(model, train_ds, args, **extra)
-    out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds),
-           "seconds": time.perf_counter() - start}
+        result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, callbacks=[timer],
+                                     **extra)
+    out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds}
     if dp_sgd:
         out["dp"] = dp.ledger_entry(dp_sgd["noise_multiplier"], batch_size, len(train_ds), result["global_step"])
     return out

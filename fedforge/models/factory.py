@@ -13,8 +13,12 @@ import torch
 from transformers import AutoModelForImageClassification, PreTrainedModel, ResNetConfig, ResNetForImageClassification
 
 from fedforge.config import ConfigError, ModelConfig
-from fedforge.errors import MissingInputError
-from fedforge.models import FedForgeCNNConfig, FedForgeCNNForImageClassification  # also registers the Auto classes
+from fedforge.models import (  # also registers the Auto classes
+    FedForgeCNNConfig,
+    FedForgeCNNForImageClassification,
+    FedForgeResNetConfig,
+    FedForgeResNetForImageClassification,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,12 @@ def _from_config(model_cfg: ModelConfig, num_labels: int, label_names: list[str]
                   "depths": list(model_cfg.depths), "num_labels": num_labels, "id2label": id2label, "label2id": label2id}
     if model_cfg.arch == "cnn":
         return FedForgeCNNForImageClassification(FedForgeCNNConfig(norm=model_cfg.norm, image_size=image_size, **common))
-    return ResNetForImageClassification(ResNetConfig(layer_type="basic", **common))  # arch: resnet
+    if model_cfg.arch == "resnet" and model_cfg.norm == "batch":  # the stock model: loads with plain transformers
+        return ResNetForImageClassification(ResNetConfig(layer_type="basic", **common))
+    if model_cfg.arch == "resnet":
+        return FedForgeResNetForImageClassification(FedForgeResNetConfig(layer_type="basic", norm=model_cfg.norm,
+                                                                         **common))
+    raise ConfigError(f"model.arch: got {model_cfg.arch!r}; allowed: cnn, resnet. Fix it in params.yaml.")
 
 
 def _from_pretrained(source: str, num_labels: int, label_names: list[str]) -> PreTrainedModel:
@@ -74,6 +83,6 @@ def load_model(path: str | Path) -> PreTrainedModel:
     """A model saved with save_pretrained (ours or any transformers image classifier), via the Auto classes."""
     path = Path(path)
     if not (path / "config.json").is_file():
-        raise MissingInputError(f"{path}: no config.json here; expected a save_pretrained model directory "
+        raise FileNotFoundError(f"{path}: no config.json here; expected a save_pretrained model directory "
                                 "(e.g. run `dvc repro centralized@bloodmnist` to create artifacts/centralized/bloodmnist/model)")
     return AutoModelForImageClassification.from_pretrained(path)

@@ -26,10 +26,10 @@ from fedforge.train.trainer import accuracy_metrics, evaluate, fit, predict_logi
 log = logging.getLogger(__name__)
 
 
-def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) -> dict:
+def run_centralized(cfg: Config, dataset: str, *, artifacts: Path = paths.ARTIFACTS) -> dict:
     """Train, select on val, evaluate on test, write every output; returns the metrics.json content."""
-    central = paths.preprocessed_central_dir(dataset, root)
-    out = paths.centralized_dir(dataset, root)
+    central = paths.preprocessed_central_dir(dataset, artifacts)
+    out = paths.centralized_dir(dataset, artifacts)
     meta = read_meta(central)
     train, val, test = (ArrayDataset(*load_split(central, s)) for s in ("train", "val", "test"))
     device = runtime_device(cfg)
@@ -44,11 +44,13 @@ def run_centralized(cfg: Config, dataset: str, *, root: Path = paths.ARTIFACTS) 
             checkpoints, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, weight_decay=c.weight_decay,
             seed=cfg.seed, device=device, logging_steps=c.logging_steps,
             eval_strategy="epoch", save_strategy="epoch", save_only_model=True,
-            load_best_model_at_end=True, metric_for_best_model="loss", greater_is_better=False)
-        result = fit(model, train, args, eval_dataset=val, compute_metrics=accuracy_metrics)
+            load_best_model_at_end=True, metric_for_best_model=c.select_on, greater_is_better=c.select_on != "loss")
+        result = fit(model, train, args, eval_dataset=val, compute_metrics=accuracy_metrics, loss=c.loss,
+                     focal_gamma=c.focal_gamma)
     history = result["log_history"]
     evals = plots.eval_rows(history)
-    best_epoch = min(evals, key=lambda r: (r[2], r[0]))[0] if evals else c.epochs
+    column, sign = (2, 1) if c.select_on == "loss" else (5, -1)  # eval_rows: epoch, step, loss, acc, auc, bal. acc
+    best_epoch = min(evals, key=lambda r: (sign * r[column], r[0]))[0] if evals else c.epochs
 
     eval_batch = max(c.batch_size, 256)
     val_metrics = evaluate(model, val, batch_size=eval_batch, device=device)

@@ -55,6 +55,13 @@ class DpSgdTrainer(Trainer):
                 module.inplace = False
         self.grad_sample_module = GradSampleModule(self.model, loss_reduction="mean")  # hooks on the model's layers
 
+    def train(self, *args, **kwargs):
+        """Trainer.train, then the per-sample hooks come off (FL clients reuse one model object across rounds)."""
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self.grad_sample_module.remove_hooks()
+
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model) if model is not None else super().create_optimizer()
         if not isinstance(optimizer, DPOptimizer):

@@ -30,11 +30,15 @@ def ovr_auc(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """{acc, auc, balanced_acc, loss} for N×K logits and N integer labels (loss = mean cross-entropy)."""
+    """{acc, auc, balanced_acc, loss} for N×K logits and N integer labels (loss = mean cross-entropy).
+
+    Any non-finite logit gives all-NaN metrics: the caller (the FL server) reports the divergence itself."""
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2 or len(logits) != len(labels):
         raise ValueError(f"logits must be N×K for N={len(labels)} labels, got shape {logits.shape}")
+    if not np.isfinite(logits).all():  # a diverged model: sklearn would raise "Input contains NaN"
+        return {key: float("nan") for key in METRIC_KEYS}
     probs = softmax(logits)
     preds = probs.argmax(axis=1)
     shifted = logits - logits.max(axis=1, keepdims=True)

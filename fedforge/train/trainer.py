@@ -3,7 +3,9 @@
 `training_arguments` gives side-effect-free, deterministic TrainingArguments (no checkpoints, no reporting,
 no worker processes) that callers override per use; `fit` runs one Trainer.train(); `evaluate` scores a
 model on a dataset with the metrics of fedforge.train.metrics. FedProx passes its Trainer subclass as
-`trainer_cls` (compute_loss plus the proximal term).
+`trainer_cls` (compute_loss plus the proximal term). `loss` (ce | weighted_ce | focal, see
+fedforge.train.losses) becomes the Trainer's compute_loss_func, with class weights from the label
+histogram of `train_ds` itself: for an FL client that is its own partition, never anyone else's.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import torch
 from transformers import EvalPrediction, PreTrainedModel, Trainer, TrainingArguments
 
 from fedforge.train.data import ArrayDataset, collate_batch, iterate_batches
+from fedforge.train.losses import label_histogram, make_loss
 from fedforge.train.metrics import classification_metrics
 
 
@@ -54,9 +57,14 @@ def accuracy_metrics(prediction: EvalPrediction) -> dict[str, float]:
 
 
 def fit(model: PreTrainedModel, train_ds, args: TrainingArguments, *, trainer_cls: type[Trainer] = Trainer,
-        callbacks=None, **trainer_kwargs) -> dict:
-    """Train `model` in place with one Trainer.train(); returns train_loss, num_examples, seconds and more."""
+        callbacks=None, loss: str = "ce", focal_gamma: float = 0.0, **trainer_kwargs) -> dict:
+    """Train `model` in place with one Trainer.train(); returns train_loss, num_examples, seconds and more.
+
+    loss "ce" keeps the model's own cross-entropy (focal_gamma is then unused).
+    """
     trainer_kwargs.setdefault("data_collator", collate_batch)
+    histogram = label_histogram(train_ds.y, model.config.num_labels) if loss != "ce" else []
+    trainer_kwargs["compute_loss_func"] = make_loss(loss, label_histogram=histogram, focal_gamma=focal_gamma)
     trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, callbacks=callbacks, **trainer_kwargs)
     start = time.perf_counter()
     output = trainer.train()

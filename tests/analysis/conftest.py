@@ -1,4 +1,4 @@
-"""Tiny fabricated phase outputs in the exact interfaces format (rounds.tsv, metrics.json)."""
+"""Tiny fabricated phase outputs in the exact format the federation writes (rounds.tsv, metrics.json)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fedforge import config, paths
-from fedforge.analysis.load import ROUNDS_COLUMNS
+from fedforge.fl.results import ROUNDS_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 ROUNDS = 3
@@ -31,8 +31,8 @@ def write_phase(root: Path, name: str, phase: dict, failed_client: str | None = 
         losses = ["" if c in failed else f"{1.5 / r + 0.1 * i:.4f}" for i, c in enumerate(clients)]
         acc = 0.3 + 0.15 * r
         row = [str(r), f"{acc:.4f}", f"{acc + 0.1:.4f}", f"{acc - 0.1:.4f}", f"{2 - acc:.4f}", f"{1.5 / r:.4f}",
-               ",".join(ok), ",".join(failed), str(300 * len(ok)), "1.25", str(400_000 * len(ok)),
-               str(400_000 * len(ok)), ""]  # epsilon: empty without DP
+               ",".join(ok), ",".join(failed), str(300 * len(ok)), str(400_000 * len(ok)),
+               str(400_000 * len(ok))]
         lines.append("\t".join(row + losses))
     (folder / "rounds.tsv").write_text("\n".join(lines) + "\n")
     final = 0.3 + 0.15 * phase["rounds"]

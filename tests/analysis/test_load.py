@@ -1,4 +1,4 @@
-"""Reading phase outputs: exact interfaces format in, numbers out; anything missing or malformed is loud."""
+"""Reading phase outputs: the exact format fedforge/fl/results.py writes in, numbers out; gaps are loud."""
 from __future__ import annotations
 
 import math
@@ -74,7 +74,7 @@ def test_reads_what_the_federation_writes(tmp_path):
 
     rows = [{"round": 1, "test_acc": 0.5, "test_auc": 0.7, "test_balanced_acc": 0.4, "test_loss": 1.2,
              "train_loss_mean": 1.1, "clients_ok": ["client_0"], "clients_failed": ["client_1"], "num_examples": 90,
-             "seconds": 0.8, "bytes_down": 1000, "bytes_up": 500, "train_loss.client_0": 1.1}]
+             "bytes_down": 1000, "bytes_up": 500, "train_loss.client_0": 1.1}]
     write_rounds_tsv(tmp_path / "rounds.tsv", rows, ["client_0", "client_1"])
     rounds = read_rounds(tmp_path / "rounds.tsv")
     assert rounds.loc[0, "clients_failed"] == "client_1" and rounds.loc[0, "bytes_up"] == 500

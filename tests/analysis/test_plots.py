@@ -44,12 +44,12 @@ def test_gap_table_is_federated_minus_centralized(inputs):
     assert gaps["gap_acc"].tolist() == pytest.approx([-0.1] * len(inputs.phases))
 
 
-def test_curves_drop_wall_clock_and_add_cost_and_spread(inputs, tmp_path):
+def test_curves_keep_the_learning_curve_and_add_cost_and_spread(inputs, tmp_path):
     paths_written = plots.write_curves(inputs, tmp_path)
     assert [p.stem for p in paths_written] == list(inputs.phases)
     header, first, *_ = paths_written[0].read_text().splitlines()
-    assert header.split("\t") == [*plots.CURVE_COLUMNS, "client_loss_std", "cumulative_mb"]
-    assert "seconds" not in header
+    assert header.split("\t") == ["round", "test_acc", "test_auc", "test_balanced_acc", "test_loss",
+                                   "train_loss_mean", "client_loss_std", "cumulative_mb"]
     assert first.split("\t")[0] == "1" and first.split("\t")[-1] == "2.400000"  # 3 clients x 0.8 MB
 
 

@@ -41,8 +41,8 @@ def test_each_strategy_runs_and_writes_outputs(tiny_repo, strategy, extra):
     assert "seconds" not in metrics  # wall time would break bit-for-bit reproducibility; it is in timing.json
     rows = rounds(tiny_repo)
     assert [r["round"] for r in rows] == ["1", "2"]
-    assert list(rows[0])[:12] == ["round", "test_acc", "test_auc", "test_balanced_acc", "test_loss",
-                                  "train_loss_mean", "clients_ok", "clients_failed", "num_examples", "seconds",
+    assert list(rows[0])[:11] == ["round", "test_acc", "test_auc", "test_balanced_acc", "test_loss",
+                                  "train_loss_mean", "clients_ok", "clients_failed", "num_examples",
                                   "bytes_down", "bytes_up"]
     assert rows[1]["clients_ok"] == "client_0,client_1" and rows[1]["clients_failed"] == ""
     assert int(rows[1]["num_examples"]) == 40 + 48 and int(rows[1]["bytes_down"]) > 0 < int(rows[1]["bytes_up"])

@@ -53,11 +53,12 @@ def test_group_norm_has_no_running_stats_batch_norm_has(model_cfg):
     assert any("running_mean" in k for k in batch.state_dict())
 
 
-@pytest.mark.parametrize(("arch", "cls"), [("resnet", "ResNetForImageClassification"),
-                                           ("cnn", "FedForgeCNNForImageClassification")])
+@pytest.mark.parametrize(("arch", "norm", "cls"), [("resnet", "batch", "ResNetForImageClassification"),
+                                                   ("resnet", "group", "FedForgeResNetForImageClassification"),
+                                                   ("cnn", "group", "FedForgeCNNForImageClassification")])
 @pytest.mark.parametrize("size", [28, 64])
-def test_every_arch_builds_at_every_size(model_cfg, arch, cls, size):
-    model = build_model(model_cfg.model_copy(update={"arch": arch}), 3, NAMES, size, seed=1)
+def test_every_arch_builds_at_every_size(model_cfg, arch, norm, cls, size):
+    model = build_model(model_cfg.model_copy(update={"arch": arch, "norm": norm}), 3, NAMES, size, seed=1)
     assert type(model).__name__ == cls
     assert model(pixel_values=_batch(size=size)[0]).logits.shape == (4, 3)
 

@@ -58,6 +58,20 @@ def test_outputs_and_bit_for_bit_reproducibility(tmp_path, tiny_data):
 
 
 @pytest.mark.slow
+def test_best_epoch_is_chosen_on_the_configured_val_metric(tmp_path, tiny_data):
+    """select_on: balanced_acc keeps the epoch with the highest val balanced ACC (weighted_ce as the loss)."""
+    root, cfg = _workdir(tmp_path, tiny_data, "bal", **{"centralized.epochs": 3, "centralized.select_on": "balanced_acc",
+                                                         "centralized.loss": "weighted_ce"})
+    with contextlib.chdir(root):
+        metrics = run_centralized(cfg, tiny_data.dataset)
+    rows = [line.split("\t") for line in
+            (root / paths.centralized_dir(tiny_data.dataset) / "plots/eval.tsv").read_text().splitlines()[1:]]
+    best = max(rows, key=lambda r: (float(r[5]), -int(r[0])))
+    assert metrics["best_epoch"] == int(best[0])
+    assert metrics["val"]["balanced_acc"] == pytest.approx(float(best[5]), abs=1e-6)
+
+
+@pytest.mark.slow
 def test_cli_runs_the_same_function_and_reports_device_errors(tmp_path, tiny_data, capsys):
     root, _ = _workdir(tmp_path, tiny_data, "cli", device="cuda", device_fallback="error")
     with contextlib.chdir(root):

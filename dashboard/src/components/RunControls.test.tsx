@@ -1,26 +1,40 @@
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { RunState } from "@/api/types";
 import { mockFetch } from "@/test/fixtures";
 import { RunControls } from "./RunControls";
 import { TOKEN_KEY, TokenProvider } from "./TokenProvider";
 
-const renderControls = (state: "running" | "paused" | "completed", onChanged = vi.fn()) =>
+const renderControls = (state: RunState, onChanged = vi.fn()) =>
   render(<TokenProvider><RunControls runId="r1" state={state} onChanged={onChanged} /></TokenProvider>);
 
 describe("RunControls", () => {
   afterEach(() => vi.unstubAllGlobals());
 
-  it("enables only the actions the run state allows", () => {
+  it("enables only the actions the run state allows and says why the others are off", () => {
     renderControls("running");
     expect(screen.getByTestId("control-pause")).toBeEnabled();
+    expect(screen.getByTestId("control-pause")).not.toHaveAttribute("title");
     expect(screen.getByTestId("control-resume")).toBeDisabled();
+    expect(screen.getByTestId("control-resume")).toHaveAttribute("title", "run running: not paused");
     expect(screen.getByTestId("control-stop")).toBeEnabled();
   });
 
-  it("disables everything for a finished run", () => {
-    renderControls("completed");
-    for (const a of ["pause", "resume", "stop"]) expect(screen.getByTestId(`control-${a}`)).toBeDisabled();
+  it("on a paused run offers resume and stop, not pause", () => {
+    renderControls("paused");
+    expect(screen.getByTestId("control-pause")).toHaveAttribute("title", "run paused: already paused");
+    expect(screen.getByTestId("control-pause")).toBeDisabled();
+    expect(screen.getByTestId("control-resume")).toBeEnabled();
+    expect(screen.getByTestId("control-stop")).toBeEnabled();
+  });
+
+  it.each(["completed", "failed", "stopped"] as const)("disables everything on a %s run, with the reason as tooltip", (state) => {
+    renderControls(state);
+    for (const a of ["pause", "resume", "stop"]) {
+      expect(screen.getByTestId(`control-${a}`)).toBeDisabled();
+      expect(screen.getByTestId(`control-${a}`)).toHaveAttribute("title", `run ${state}: nothing to ${a}`);
+    }
   });
 
   it("asks for the token once, validates it, keeps it and then pauses", async () => {

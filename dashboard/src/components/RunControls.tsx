@@ -1,4 +1,4 @@
-// Pause / resume / stop for a run; enabled only where the state allows it, errors shown in words.
+// Pause / resume / stop for a run; enabled only where the state allows it (a tooltip says why not), errors in words.
 import { useState } from "react";
 import { Pause, Play, Square } from "lucide-react";
 import { api } from "@/api/client";
@@ -13,6 +13,15 @@ export const ALLOWED: Record<Action, RunState[]> = {
   resume: ["paused"],
   stop: ["running", "paused"],
 };
+
+const FINISHED: RunState[] = ["completed", "failed", "stopped"];
+
+/** Why `action` cannot apply to a run in `state`, in words for the button's tooltip; null when it can. */
+export function whyNot(action: Action, state: RunState): string | null {
+  if (ALLOWED[action].includes(state)) return null;
+  if (FINISHED.includes(state)) return `run ${state}: nothing to ${action}`;
+  return action === "pause" ? `run ${state}: already paused` : `run ${state}: not paused`;
+}
 
 export function RunControls({ runId, state, onChanged }: { runId: string; state: RunState; onChanged: (s: RunState) => void }) {
   const { withToken } = useToken();
@@ -34,18 +43,24 @@ export function RunControls({ runId, state, onChanged }: { runId: string; state:
       }
     });
 
-  const button = (action: Action, label: string, icon: React.ReactNode, variant: "outline" | "destructive" = "outline") => (
-    <Button
-      size="sm"
-      variant={variant}
-      disabled={!ALLOWED[action].includes(state) || busy !== null}
-      onClick={() => act(action)}
-      data-testid={`control-${action}`}
-    >
-      {icon}
-      {busy === action ? `${label}…` : label}
-    </Button>
-  );
+  const button = (action: Action, label: string, icon: React.ReactNode, variant: "outline" | "destructive" = "outline") => {
+    const reason = whyNot(action, state) ?? (busy !== null ? "waiting for the monitor's answer" : null);
+    return (
+      <Button
+        size="sm"
+        variant={variant}
+        disabled={reason !== null}
+        title={reason ?? undefined}
+        // A disabled button still takes the pointer, so its tooltip shows.
+        className="disabled:pointer-events-auto disabled:cursor-not-allowed"
+        onClick={() => act(action)}
+        data-testid={`control-${action}`}
+      >
+        {icon}
+        {busy === action ? `${label}…` : label}
+      </Button>
+    );
+  };
 
   return (
     <div className="flex flex-col items-end gap-1">

@@ -63,4 +63,28 @@ describe("run state folded from events", () => {
     expect(run.nodes.client_0.traffic).toBe("down");
     expect(run.nodes.client_0.state).toBe("evaluating");
   });
+
+  it("ends every node's work when a run stops mid-round; a failed client keeps failed", () => {
+    const events = phaseEvents(3, { finish: false, failIn: 1 });
+    const cut = events.findIndex((e) => e.type === "round_started" && e.round === 2) + 2; // client_0 reported
+    const run = applyEvents(emptyRun("x"), events.slice(0, cut));
+    expect(Object.fromEntries(Object.values(run.nodes).map((n) => [n.id, n.state]))).toEqual({
+      server: "training", client_0: "idle", client_1: "training", client_2: "failed",
+    });
+    const finish = (status: "stopped" | "failed") => applyEvent(run, {
+      run_id: "x", phase: "A", seq: 1000, ts: 1_800_000_000, type: "run_finished", status, rounds_completed: 1, metrics: {},
+    });
+    expect(Object.fromEntries(Object.values(finish("stopped").nodes).map((n) => [n.id, [n.state, n.traffic]]))).toEqual({
+      server: ["idle", null], client_0: ["idle", null], client_1: ["idle", null], client_2: ["failed", null],
+    });
+    expect(finish("failed").nodes.server.state).toBe("failed");
+  });
+
+  it("counts every event as a sign of life of the server, a failure report as none of the client", () => {
+    const events = phaseEvents(2, { finish: false });
+    const run = applyEvents(emptyRun("x"), events);
+    const lastUpdate = events.filter((e) => e.type === "client_update" && e.client === "client_2").pop();
+    expect(run.nodes.server.lastSeen).toBe(events[events.length - 1].ts);
+    expect(run.nodes.client_2.lastSeen).toBe(lastUpdate?.ts);
+  });
 });

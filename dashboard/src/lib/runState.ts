@@ -1,6 +1,10 @@
 // Folds a run's event stream into what the views draw. Pure, so replaying stored events and live updates
 // go through the same code, and tests can feed it events directly.
-import type { GlobalMetrics, MonitorEvent, NodeState } from "@/api/types";
+// The monitor's fold (fedforge/monitor/server/core/projection.py) is the source of truth: run, rounds, node
+// states and last-seen times follow it, checked by tests/dashboard/test_fold_parity.py. Two view-only extras
+// show what the projection cannot know yet: a sampled client is "training" from round_started until it reports
+// (the monitor keeps its last reported state), and round_completed ends every client's work of that round.
+import type { GlobalMetrics, MonitorEvent, NodeState, RunFinished } from "@/api/types";
 
 export interface ClientStep {
   round: number;
@@ -58,7 +62,7 @@ export interface LiveRun {
   numRounds: number | null;
   startedAt: number | null;
   lastTs: number | null;
-  finished: { status: string; error: string | null; metrics: GlobalMetrics } | null;
+  finished: { status: RunFinished["status"]; error: string | null; metrics: GlobalMetrics; ts: number } | null;
   currentRound: number;
   rounds: RoundView[];
   nodes: Record<string, NodeView>;
@@ -103,20 +107,30 @@ function withRound(run: LiveRun, round: number, change: (r: RoundView) => RoundV
   return { ...run, rounds };
 }
 
+/** The later of two last-seen times (events may arrive out of ts order). */
+function seenAt(lastSeen: number | null, ts: number): number {
+  return Math.max(lastSeen ?? 0, ts);
+}
+
 /** Apply one event; events at or below lastSeq are duplicates (a reconnect replays from `since`) and ignored. */
 export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
   if (ev.seq <= run.lastSeq) return run;
-  let next: LiveRun = { ...run, lastSeq: ev.seq, eventCount: run.eventCount + 1, lastTs: ev.ts, phase: ev.phase };
+  let next: LiveRun = {
+    ...run, lastSeq: ev.seq, eventCount: run.eventCount + 1, lastTs: Math.max(run.lastTs ?? 0, ev.ts), phase: ev.phase,
+  };
+  // Every event is sent by the server process: it is alive.
+  next = withNode(next, "server", (n) => ({ ...n, lastSeen: seenAt(n.lastSeen, ev.ts) }));
   switch (ev.type) {
     case "run_started": {
       next = {
         ...next, dataset: ev.dataset, dataSource: ev.data_source, strategy: ev.strategy, engine: ev.engine,
         numRounds: ev.num_rounds, startedAt: next.startedAt ?? ev.ts, finished: null,
+        currentRound: Math.max(next.currentRound, (ev.start_round ?? 1) - 1),
       };
-      next = withNode(next, "server", (n) => ({ ...n, lastSeen: ev.ts }));
       for (const id of ev.clients) {
         next = withNode(next, id, (n) => ({
           ...n,
+          lastSeen: seenAt(n.lastSeen, ev.ts), // the server lists the clients it has connected
           partitionSize: ev.partition_sizes?.[id] ?? n.partitionSize,
           labelHistogram: ev.label_histograms?.[id] ?? n.labelHistogram,
         }));
@@ -124,12 +138,12 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
       return next;
     }
     case "round_started": {
-      next = { ...next, currentRound: ev.round };
+      next = { ...next, currentRound: Math.max(next.currentRound, ev.round) };
       next = withRound(next, ev.round, (r) => r);
-      next = withNode(next, "server", (n) => ({ ...n, state: "training", lastSeen: ev.ts }));
+      next = withNode(next, "server", (n) => ({ ...n, state: "training" }));
       for (const id of ev.clients) {
-        // The server has just sent the model: the client is training now.
-        next = withNode(next, id, (n) => ({ ...n, state: "training", traffic: "down" }));
+        // The server has just sent the model: the client is training now (a failed one stays failed until it reports).
+        next = withNode(next, id, (n) => ({ ...n, state: n.state === "failed" ? "failed" : "training", traffic: "down" }));
       }
       return next;
     }
@@ -139,17 +153,18 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
         train_loss: ev.train_loss ?? null, metrics: ev.metrics ?? {}, seconds: ev.seconds ?? null,
       };
       next = withNode(next, ev.client, (n) => ({
-        ...n, state: ev.state, lastSeen: ev.ts, traffic: "up", history: [...n.history, step],
+        ...n, state: ev.state, lastSeen: seenAt(n.lastSeen, ev.ts), traffic: "up", history: [...n.history, step],
       }));
+      if (ev.stage === "evaluate") next = withNode(next, "server", (n) => ({ ...n, state: "evaluating" }));
       if (ev.stage === "train" && ev.train_loss != null) {
         const loss = ev.train_loss;
         next = withRound(next, ev.round, (r) => ({ ...r, client_train_loss: { ...r.client_train_loss, [ev.client]: loss } }));
       }
       return next;
     }
-    case "client_failed":
+    case "client_failed": // reported by the server: says nothing about the client being alive
       return withNode(next, ev.client, (n) => ({
-        ...n, state: "failed", lastSeen: ev.ts, traffic: null,
+        ...n, state: "failed", traffic: null,
         failures: [...n.failures, { round: ev.round, stage: ev.stage, error: ev.error, ts: ev.ts }],
       }));
     case "round_completed": {
@@ -162,25 +177,27 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
       const failed = new Set(ev.clients_failed ?? []);
       for (const id of Object.keys(next.nodes)) {
         next = withNode(next, id, (n) => ({
-          ...n, traffic: null, state: failed.has(id) ? "failed" : "idle",
-          lastSeen: id === "server" ? ev.ts : n.lastSeen,
+          ...n, traffic: null, state: failed.has(id) || n.state === "failed" ? "failed" : "idle",
         }));
       }
-      return next;
+      return withNode(next, "server", (n) => ({ ...n, state: "idle" }));
     }
     case "run_finished": {
-      next = { ...next, finished: { status: ev.status, error: ev.error ?? null, metrics: ev.metrics ?? {} } };
+      const finished = { status: ev.status, error: ev.error ?? null, metrics: ev.metrics ?? {}, ts: ev.ts };
+      next = { ...next, finished };
+      // No node is at work any more: each goes idle, except a client whose last word was a failure; the server
+      // of a failed run turns failed.
       for (const id of Object.keys(next.nodes)) {
         next = withNode(next, id, (n) => ({ ...n, traffic: null, state: n.state === "failed" ? "failed" : "idle" }));
       }
-      return next;
+      return withNode(next, "server", (n) => ({ ...n, state: ev.status === "failed" ? "failed" : "idle" }));
     }
     case "heartbeat":
       return withNode(next, ev.node, (n) => {
-        const state = ev.state ?? n.state;
+        const state = ev.state ?? "idle";
         // A client turning busy has just been sent work (train or evaluate): show it on its edge.
         const startsWork = n.kind === "client" && (state === "training" || state === "evaluating") && state !== n.state;
-        return { ...n, lastSeen: ev.ts, state, traffic: startsWork ? "down" : n.traffic };
+        return { ...n, lastSeen: seenAt(n.lastSeen, ev.ts), state, traffic: startsWork ? "down" : n.traffic };
       });
     default:
       return next;
@@ -191,13 +208,12 @@ export function applyEvents(run: LiveRun, events: MonitorEvent[]): LiveRun {
   return events.reduce(applyEvent, run);
 }
 
-/** The newest global metrics: the final ones once the run finished, else the last completed round's. */
+/** The newest global metrics: the last completed round's, with the run's final ones (those it reported) on top. */
 export function latestMetrics(run: LiveRun): GlobalMetrics {
-  const done = run.rounds.filter((r) => r.completed);
+  const done = completedRounds(run);
   const last = done.length ? done[done.length - 1].metrics : {};
-  const final = run.finished?.metrics;
-  if (final && (final.acc != null || final.auc != null || final.loss != null)) return final;
-  return last;
+  const finals = Object.entries(run.finished?.metrics ?? {}).filter(([, v]) => v != null);
+  return { ...last, ...Object.fromEntries(finals) };
 }
 
 export function completedRounds(run: LiveRun): RoundView[] {
