@@ -88,8 +88,8 @@ class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClien
         if any(norm > self.clipping_norm * (1 + CLIP_TOLERANCE) for norm in norms):
             raise UnclippedUpdate(f"round {actual}: a hospital sent an update of L2 norm {max(norms):.6g} > "
                                   f"dp.clipping_norm {self.clipping_norm}; is its ClientApp FedForge's?")
-        with unpredictable_noise(actual):
-            return super().aggregate_train(server_round, replies)
+        with unpredictable_noise(actual):  # (ResumableRounds' BatchNorm-buffer step is skipped: a DP model has none)
+            return DifferentialPrivacyClientSideFixedClipping.aggregate_train(self, actual, replies)
 
 
 def check_model(model, phase: PhaseConfig, phase_name: str) -> None:
