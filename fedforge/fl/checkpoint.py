@@ -26,6 +26,7 @@ from fedforge.data.arrays import ZIP_EPOCH
 
 log = logging.getLogger(__name__)
 FILENAME = "checkpoint.npz"
+_INERT_WITHOUT_DP = {"dp", "norm"}  # keys that change nothing at dp.mode none, norm model: checkpoints stay as before
 
 
 @dataclass
@@ -44,10 +45,14 @@ class Checkpoint:
 def fingerprint(cfg: Config, phase: str, repo_root: Path) -> str:
     """Hash of everything a phase's result depends on besides code: its params and its input data."""
     pc = cfg.phase(phase)
+    plain = pc.dp.mode == "none" and pc.norm == "model"  # then the privacy keys are left out: fingerprints as before
+    secagg = cfg.federation.secure_aggregation != "none"
     h = hashlib.sha256(json.dumps({
-        "seed": cfg.seed, "model": cfg.model.model_dump(), "phase": pc.model_dump(),
-        "federation": cfg.federation.model_dump(), "device": cfg.device, "threads": cfg.threads,
-        "num_clients": cfg.partition.num_clients}, sort_keys=True).encode())
+        "seed": cfg.seed, "model": cfg.model.model_dump(),
+        "phase": pc.model_dump(exclude=_INERT_WITHOUT_DP if plain else None),
+        "federation": cfg.federation.model_dump(exclude=None if secagg else {"secure_aggregation"}),
+        "device": cfg.device, "threads": cfg.threads, "num_clients": cfg.partition.num_clients},
+        sort_keys=True).encode())
     inputs = [repo_root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
               repo_root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]
     if pc.warm_start == "centralized":
