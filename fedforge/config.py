@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fedforge.errors import UserError
 
 Dataset = Literal["bloodmnist", "dermamnist", "pathmnist"]
-Strategy = Literal["fedavg", "fedprox", "fedadam", "fedavgm"]
+Strategy = Literal["fedavg", "fedprox", "fedadam", "fedavgm", "fedyogi", "fedadagrad", "fedmedian", "fedtrimmedavg"]
 Loss = Literal["ce", "weighted_ce", "focal"]  # fedforge/train/losses.py
 FIX = "Fix it in params.yaml (or the -S override)."
 
@@ -111,6 +111,10 @@ class PhaseConfig(Section):
     proximal_mu: float = Field(ge=0.0)
     server_lr: float = Field(ge=0.0)
     server_momentum: float = Field(ge=0.0, le=1.0)
+    server_beta_1: float = Field(ge=0.0, lt=1.0)  # FedAdam/FedYogi moment decays, tau: FedOpt adaptivity
+    server_beta_2: float = Field(ge=0.0, lt=1.0)
+    server_tau: float = Field(gt=0.0)
+    trim_beta: float = Field(ge=0.0, lt=0.5)  # FedTrimmedAvg: fraction cut from each end
     weight_decay: float = Field(ge=0.0, le=1.0)
     loss: Loss
     focal_gamma: float = Field(ge=0.0, le=10.0)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from fedforge import paths
 from fedforge.errors import UserError
-from fedforge.fl.results import CLIENT_LOSS_PREFIX, EPSILON_COLUMN, ROUNDS_COLUMNS
+from fedforge.fl.results import CLIENT_LOSS_PREFIX, EPSILON_COLUMN, HOSPITAL_COLUMNS, ROUNDS_COLUMNS
 from fedforge.train.metrics import METRIC_KEYS
 
 ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
@@ -81,7 +81,8 @@ def describe_data(data: dict) -> str:
 
 
 def read_rounds(path: str | Path) -> pd.DataFrame:
-    """Parse one rounds.tsv into numbers (client id lists stay strings); a client loss may be NaN (failed)."""
+    """Parse one rounds.tsv into numbers (client id lists stay strings); a client loss (failed) or a hospital
+    column (no client evaluated) may be NaN."""
     path = Path(path)
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     head = tuple(table.columns[: len(ROUNDS_COLUMNS)])
@@ -100,7 +101,8 @@ def read_rounds(path: str | Path) -> pd.DataFrame:
             continue
         values = pd.to_numeric(table[column].replace({"": np.nan}), errors="coerce")
         bad = values.isna() & (table[column] != "") & (table[column].str.lower() != "nan")
-        if bad.any() or (values.isna().any() and not column.startswith(CLIENT_LOSS_PREFIX)):
+        nullable = column.startswith(CLIENT_LOSS_PREFIX) or column in HOSPITAL_COLUMNS  # failed / no evaluation
+        if bad.any() or (values.isna().any() and not nullable):
             row = int(np.flatnonzero(bad | values.isna())[0]) + 1
             raise MalformedOutputError(f"{path}: column {column!r} row {row} is {table[column].iloc[row - 1]!r}, "
                                        "expected a number")

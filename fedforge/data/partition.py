@@ -44,10 +44,24 @@ def partition_labels(labels: np.ndarray, num_clients: int, preset: str, alpha: f
             warnings.simplefilter("ignore")
             # [:] reads the column as one batch; partition["index"] would iterate row by row (datasets 4.x Column)
             return [np.asarray(partitioner.load_partition(i)[:]["index"], dtype=np.int64) for i in range(num_clients)]
-    except ValueError as exc:
+    except ValueError:
+        client, size = smallest_client(table, num_clients, float(alpha), seed)
         raise DataError(f"partition: preset {preset} (alpha {alpha}) could not give each of {num_clients} clients "
-                        f"at least {min_size} images in 10 Dirichlet draws ({exc}); lower partition.min_client_size "
+                        f"at least {min_size} images (partition.min_client_size plus the local val hold-out) in 10 "
+                        f"Dirichlet draws; in the first draw {client} got {size}. Lower partition.min_client_size "
                         f"or partition.num_clients, use a milder preset, or raise partition.alphas.{preset}") from None
+
+
+def smallest_client(table, num_clients: int, alpha: float, seed: int) -> tuple[str, int]:
+    """(client id, size) of the smallest client of one unconstrained Dirichlet draw (for the failure message)."""
+    from flwr_datasets.partitioner import DirichletPartitioner
+
+    partitioner = DirichletPartitioner(num_partitions=num_clients, partition_by="label", alpha=alpha,
+                                       min_partition_size=0, self_balancing=True, shuffle=False, seed=seed)
+    partitioner.dataset = table
+    sizes = [partitioner.load_partition(i).num_rows for i in range(num_clients)]
+    smallest = int(np.argmin(sizes))
+    return paths.client_id(smallest), sizes[smallest]
 
 
 def hold_out(indices: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

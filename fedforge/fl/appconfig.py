@@ -29,19 +29,24 @@ def app_config(cfg: config.Config, phase: str, engine: str, repo_root: str | Pat
 
 
 @functools.lru_cache(maxsize=4)
-def _parse(config_json: str, repo_root: str) -> config.Config:
+def _parse(config_json: str, params_file: str) -> config.Config:
     if config_json:
         return config.parse(json.loads(config_json))
-    return config.load(Path(repo_root) / "params.yaml")
+    return config.load(Path(params_file))
 
 
 def from_run_config(run_config: dict) -> tuple[config.Config, str, Path, str]:
     """(cfg, phase, repo_root, engine) from a run_config; a missing key is a clear error."""
+    run_config = {**run_config}
+    params = Path(str(run_config.get("params", "params.yaml")))
+    if params.is_absolute() and not run_config.get("repo-root"):  # `flwr run .`: pyproject's config names only
+        run_config["repo-root"] = str(params.parent)              # params.yaml and the phase
     missing = [k for k in ("repo-root", "phase") if not run_config.get(k)]
     if missing:
         raise config.ConfigError(
-            f"Flower run_config lacks {missing}; launch the apps through `fedforge federate` or pass "
-            f"--run-config built by fedforge.fl.appconfig.app_config()")
+            f"Flower run_config lacks {missing}; launch the apps through `fedforge federate`, or from the "
+            f"repository: flwr run . --run-config \"params='$PWD/params.yaml'\"")
     repo_root = str(run_config["repo-root"])
-    cfg = _parse(str(run_config.get("config-json", "")), repo_root)
-    return cfg, str(run_config["phase"]), Path(repo_root), str(run_config.get("engine", "local"))
+    params_file = Path(repo_root) / params
+    cfg = _parse(str(run_config.get("config-json", "")), str(params_file))
+    return cfg, str(run_config["phase"]), Path(repo_root), str(run_config.get("engine", "flwr-run"))

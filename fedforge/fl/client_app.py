@@ -63,7 +63,8 @@ def train(msg: Message, context: Context) -> Message:
         proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma,
         dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
-                            "seconds": result["seconds"], **privacy.client_metrics(phase, result)})
+                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
+                            **privacy.client_metrics(phase, result)})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
                           "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)
@@ -82,7 +83,9 @@ def evaluate(msg: Message, context: Context) -> Message:
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
-                            "eval_acc": result["acc"], "seconds": result["seconds"], **privacy.client_metrics(phase)})
+                            "eval_acc": result["acc"], "eval_balanced_acc": result["balanced_acc"],
+                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
+                            **privacy.client_metrics(phase)})
     return Message(content=RecordDict({"metrics": metrics,
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)

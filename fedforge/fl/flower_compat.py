@@ -44,6 +44,7 @@ __all__ = [  # what the rest of FedForge may import from here
     "ServerConfig",
     "SubprocessExecutor",
     "TaskType",
+    "aggregate_arrayrecords",
     "cap_supernode_idle_poll",
     "check_flwr_version",
     "control_client",
@@ -112,6 +113,7 @@ from flwr.server.strategy import FedAvg as LegacyFedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp.exception import PrivacyBudgetExhausted
+from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 from flwr.simulation.run_simulation import _run_simulation
 from flwr.supercore.constant import NOOP_FEDERATION_ID, TaskType
 from flwr.supercore.exit import exit_handler
@@ -140,6 +142,8 @@ PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge nee
     "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",  # Message() stamps its run/node id into messages
     # privacy.py: what the DP wrapper raises before a round would exceed dp.max_epsilon (not in flwr.serverapp)
     "PrivacyBudgetExhausted": "flwr.serverapp.exception:PrivacyBudgetExhausted",
+    # strategies.py: Flower's own example-weighted mean, for BatchNorm statistics kept out of server optimizers
+    "aggregate_arrayrecords": "flwr.serverapp.strategy.strategy_utils:aggregate_arrayrecords",
     # secagg_app.py: SecAgg+ exists for flwr 1.42's legacy API only (public there, but not the API we build on)
     "NumPyClient": "flwr.client:NumPyClient",  # the legacy client whose FitRes secaggplus_mod can read
     "secaggplus_mod": "flwr.client.mod:secaggplus_mod",  # client half of SecAgg+

@@ -66,7 +66,9 @@ class ObservedGrid(Grid):
         return self.inner.create_message(content, message_type, dst_node_id, group_id, ttl)
 
     def get_node_ids(self) -> Iterable[int]:
-        return self.inner.get_node_ids()
+        # In partition-id order: the strategy's seeded sampling then picks the same hospitals on every engine
+        # (Flower's node ids are random on the Simulation and Deployment Engines).
+        return sorted(self.inner.get_node_ids(), key=self._by_partition)
 
     def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
         return self.inner.push_messages(messages)
@@ -78,6 +80,11 @@ class ObservedGrid(Grid):
     def name(self, node_id: int) -> str:
         """Client id of a node (learned from its describe reply), or node_<id> if it never answered."""
         return self.names.get(node_id, f"node_{node_id}")
+
+    def _by_partition(self, node_id: int) -> tuple[float, int]:
+        """Sort key: the node's partition id (client_<id>), nodes that never described themselves last."""
+        name = self.names.get(node_id, "")
+        return (int(name.removeprefix("client_")) if name.startswith("client_") else float("inf"), node_id)
 
     def describe(self, expected: int) -> dict[str, dict]:
         """Ask every node who it is (client id, size, label histogram); wait for `expected` nodes to connect."""
@@ -116,9 +123,9 @@ class ObservedGrid(Grid):
             self.telemetry.emit("heartbeat", node=client, state=node_state)
         down = {m.metadata.dst_node_id: wire_size(m) for m in messages}
         stats.bytes_down += sum(down.values())
-        # Sorted by node: aggregation sums floats in reply order, so a fixed order keeps results reproducible.
-        replies = sorted(self._exchange(messages, timeout), key=lambda r: r.metadata.src_node_id)
-        for node in sorted(set(down) - {r.metadata.src_node_id for r in replies}):
+        # Sorted by partition: aggregation sums floats in reply order, so a fixed order keeps results reproducible.
+        replies = sorted(self._exchange(messages, timeout), key=lambda r: self._by_partition(r.metadata.src_node_id))
+        for node in sorted(set(down) - {r.metadata.src_node_id for r in replies}, key=self._by_partition):
             self._failed(stats, stage, self.name(node), f"no reply within {timeout}s")
         for reply in replies:
             client, up = self.name(reply.metadata.src_node_id), wire_size(reply)

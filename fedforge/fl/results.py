@@ -16,7 +16,10 @@ from fedforge.train.metrics import METRIC_KEYS
 
 log = logging.getLogger(__name__)
 CURVE_COLUMNS = ("round", *(f"test_{k}" for k in METRIC_KEYS), "train_loss_mean")  # the learning curve
-ROUNDS_COLUMNS = (*CURVE_COLUMNS, "clients_ok", "clients_failed", "num_examples", "bytes_down", "bytes_up")
+HOSPITAL_KEYS = ("acc_mean", "acc_worst", "balanced_acc_mean", "balanced_acc_worst")  # metrics.json "clients"
+HOSPITAL_COLUMNS = tuple(f"clients_{k}" for k in HOSPITAL_KEYS)  # the global model on each client's val split
+ROUNDS_COLUMNS = (*CURVE_COLUMNS, "clients_ok", "clients_failed", "num_examples", "bytes_down", "bytes_up",
+                  *HOSPITAL_COLUMNS)
 CLIENT_LOSS_PREFIX = "train_loss."  # after ROUNDS_COLUMNS: one train_loss.client_<i> column per client
 EPSILON_COLUMN = "epsilon"  # DP phases only (fl/privacy.py), between ROUNDS_COLUMNS and the client losses
 
@@ -29,6 +32,17 @@ def _cell(value) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return str(value)
+
+
+def hospital_summary(evaluate: dict[str, dict]) -> dict[str, float | None]:
+    """Unweighted mean and worst (minimum) over the clients that evaluated the global model on their own val
+    split this round, keyed by HOSPITAL_KEYS (None when no client answered): every hospital counts the same."""
+    summary: dict[str, float | None] = {}
+    for metric in ("acc", "balanced_acc"):
+        values = [float(m[f"eval_{metric}"]) for m in evaluate.values() if f"eval_{metric}" in m]
+        summary[f"{metric}_mean"] = sum(values) / len(values) if values else None
+        summary[f"{metric}_worst"] = min(values) if values else None
+    return summary
 
 
 def write_rounds_tsv(path: Path, rows: list[dict], client_ids: list[str]) -> None:

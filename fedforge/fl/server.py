@@ -175,7 +175,8 @@ class PhaseRun:
                             clients_ok=row["clients_ok"], clients_failed=row["clients_failed"],
                             num_examples=row["num_examples"], seconds=seconds,
                             bytes_down=row["bytes_down"], bytes_up=row["bytes_up"],
-                            epsilon=row.get(results.EPSILON_COLUMN), client_epsilons=client_epsilons)
+                            epsilon=row.get(results.EPSILON_COLUMN), client_epsilons=client_epsilons,
+                            **{col: row[col] for col in results.HOSPITAL_COLUMNS})
         log.info("round %d/%d: test acc %.4f auc %.4f loss %.4f (%s failed)", rnd, self.pc.rounds, test["acc"],
                  test["auc"], test["loss"], ",".join(row["clients_failed"]) or "none")
         self.privacy.check_budget(self._sizes())  # dp.mode sample: ends the phase here if the next round is over
@@ -191,7 +192,9 @@ class PhaseRun:
         weights = {c: float(stats.train[c].get("num-examples", 0)) for c in ok}
         total = sum(weights.values())
         mean = sum(weights[c] * float(stats.train[c]["train_loss"]) for c in ok) / total if total else None
+        hospitals = results.hospital_summary(stats.evaluate)
         row = {"round": rnd, **{f"test_{k}": test[k] for k in METRIC_KEYS}, "train_loss_mean": mean,
+               **{col: hospitals[k] for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS, strict=True)},
                "clients_ok": ok, "clients_failed": sorted(stats.failed), "num_examples": int(total),
                "bytes_down": stats.bytes_down, "bytes_up": stats.bytes_up}
         row.update({f"{results.CLIENT_LOSS_PREFIX}{c}": float(stats.train[c]["train_loss"]) for c in ok})
@@ -214,15 +217,17 @@ class PhaseRun:
 
     def _finish(self) -> None:
         """Final outputs. Test metrics are the last round's (same arrays; not evaluated again); val once, here."""
-        test = {k: self.rows[-1][f"test_{k}"] for k in METRIC_KEYS} if self.rows else \
-            self._global_metrics(self.arrays, self.test_ds)  # the privacy budget allowed no round
+        last = self.rows[-1] if self.rows else None  # None: the privacy budget allowed no round
+        test = {k: last[f"test_{k}"] for k in METRIC_KEYS} if last else self._global_metrics(self.arrays, self.test_ds)
+        hospitals = {k: last[col] if last else None  # last round, each client's val
+                     for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS, strict=True)}
         val = self._global_metrics(self.arrays, task.central_split(self.repo_root, self.pc.dataset, "val"))
         task.set_arrays(self.model, self.arrays)
         io.save_model(self.model, self.out_dir / "model")
         io.write_json(self.out_dir / "metrics.json", {
-            "test": test, "val": val, "rounds": self.done, "dataset": self.pc.dataset, "strategy": self.pc.strategy,
-            "data_source": self.meta.get("data_source", "synthetic"), "engine": self.engine, "device": self.device,
-            **self.privacy.report()})
+            "test": test, "val": val, "clients": hospitals, "rounds": self.done, "dataset": self.pc.dataset,
+            "strategy": self.pc.strategy, "data_source": self.meta.get("data_source", "synthetic"),
+            "engine": self.engine, "device": self.device, **self.privacy.report()})
         self._write_timing()
         self._save_checkpoint(completed=True)
         self._emit_finished("completed", metrics=test)

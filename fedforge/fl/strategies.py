@@ -3,7 +3,8 @@
 `strategy.start()` always counts rounds from 1, so a resumed phase runs the remaining rounds with
 `round_offset` = rounds already done; every hook sees the true round (FedAdam's bias correction uses it).
 Client sampling uses the module-level `random`, so it is re-seeded from (seed, round) each round.
-Server state that outlives a round: FedAdam m_t/v_t (dicts), FedAvgM momentum_vector (list).
+Server state that outlives a round: FedAdam/FedYogi/FedAdagrad m_t/v_t (dicts), FedAvgM momentum_vector
+(list); FedMedian and FedTrimmedAvg keep none.
 BatchNorm buffers never go through a server optimizer (FedAdam/FedAvgM would move running variances
 below zero): after any strategy aggregates, running statistics are replaced by the plain example-weighted
 mean of the replies and `num_batches_tracked` counters keep the global value the round started from.
@@ -14,10 +15,10 @@ import random
 
 import numpy as np
 from flwr.app import Array, ArrayRecord
-from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM, FedProx
-from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
+from flwr.serverapp.strategy import FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian, FedProx, FedTrimmedAvg, FedYogi
 
 from fedforge.config import PhaseConfig
+from fedforge.fl.flower_compat import aggregate_arrayrecords
 
 RUNNING_STAT_NAMES = ("running_mean", "running_var")  # float BatchNorm buffers: plain weighted mean
 COUNTER_NAME = "num_batches_tracked"  # integer BatchNorm counter: never averaged
@@ -33,19 +34,17 @@ def is_counter(key: str) -> bool:
     return key.rsplit(".", 1)[-1] == COUNTER_NAME
 
 
-def replace_buffers(aggregated: ArrayRecord, replies: list, global_arrays: ArrayRecord, weighted_by: str) -> None:
-    """Overwrite, in place, the aggregated BatchNorm buffers: running statistics with the plain weighted mean
-    of the replies (Flower's own FedAvg arithmetic, so FedAvg results are unchanged), counters with the
-    global value sent this round."""
+def buffer_values(replies: list, global_arrays: ArrayRecord, weighted_by: str) -> dict[str, Array]:
+    """The round's BatchNorm buffers: running statistics = the plain weighted mean of the replies (Flower's own
+    FedAvg arithmetic, so FedAvg results are unchanged), counters = the global value sent this round.
+    Computed before the strategy aggregates: FedMedian/FedTrimmedAvg pop the arrays out of the replies."""
     valid = [msg.content for msg in replies if not msg.has_error()]
     if not valid:
-        return
+        return {}
     mean = aggregate_arrayrecords(valid, weighted_by)
-    for key in list(aggregated.keys()):
-        if is_running_stat(key):
-            aggregated[key] = mean[key]
-        elif is_counter(key):
-            aggregated[key] = Array(global_arrays[key].numpy())
+    values = {key: mean[key] for key in mean if is_running_stat(key)}
+    values.update({key: Array(global_arrays[key].numpy()) for key in mean if is_counter(key)})
+    return values
 
 
 class ResumableRounds:
@@ -53,6 +52,7 @@ class ResumableRounds:
 
     round_offset = 0
     sampling_seed = 0
+    round_start_arrays = None  # set by configure_train: the global arrays the current round started from
 
     def configure_train(self, server_round, arrays, config, grid):
         actual = server_round + self.round_offset
@@ -62,9 +62,11 @@ class ResumableRounds:
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
+        buffers = buffer_values(replies, self.round_start_arrays, self.weighted_by_key)
         aggregated, metrics = super().aggregate_train(server_round + self.round_offset, replies)
         if aggregated is not None:  # FedAvgM keeps `aggregated` as its current_arrays: edited in place, it agrees
-            replace_buffers(aggregated, replies, self.round_start_arrays, self.weighted_by_key)
+            for key, value in buffers.items():
+                aggregated[key] = value
         return aggregated, metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid):
@@ -92,8 +94,25 @@ class ResumableFedAvgM(ResumableRounds, FedAvgM):
     """FedAvgM (Hsu et al. 2019): server momentum over the averaged client update."""
 
 
+class ResumableFedYogi(ResumableRounds, FedYogi):
+    """FedYogi (Reddi et al. 2021): Adam with Yogi's additive second-moment update on the server."""
+
+
+class ResumableFedAdagrad(ResumableRounds, FedAdagrad):
+    """FedAdagrad (Reddi et al. 2021): Adagrad on the server over the averaged client update."""
+
+
+class ResumableFedMedian(ResumableRounds, FedMedian):
+    """FedMedian (Yin et al. 2018): coordinate-wise median of the client weights (robust to outliers)."""
+
+
+class ResumableFedTrimmedAvg(ResumableRounds, FedTrimmedAvg):
+    """FedTrimmedAvg (Yin et al. 2018): coordinate-wise mean after cutting trim_beta of the clients at each end."""
+
+
 STRATEGY_CLASSES = {"fedavg": ResumableFedAvg, "fedprox": ResumableFedProx, "fedadam": ResumableFedAdam,
-                    "fedavgm": ResumableFedAvgM}  # one per config.Strategy
+                    "fedavgm": ResumableFedAvgM, "fedyogi": ResumableFedYogi, "fedadagrad": ResumableFedAdagrad,
+                    "fedmedian": ResumableFedMedian, "fedtrimmedavg": ResumableFedTrimmedAvg}  # one per config.Strategy
 
 
 def build_strategy(phase: PhaseConfig, seed: int, round_offset: int = 0):
@@ -101,9 +120,13 @@ def build_strategy(phase: PhaseConfig, seed: int, round_offset: int = 0):
     common = {"fraction_train": phase.fraction_train, "fraction_evaluate": 1.0,
               "min_train_nodes": phase.min_clients, "min_evaluate_nodes": phase.min_clients,
               "min_available_nodes": phase.min_clients}
+    adaptive = {"beta_1": phase.server_beta_1, "beta_2": phase.server_beta_2, "tau": phase.server_tau}
     own = {"fedavg": {}, "fedprox": {"proximal_mu": phase.proximal_mu},
-           "fedadam": {"eta": phase.server_lr, "eta_l": phase.lr},
-           "fedavgm": {"server_learning_rate": phase.server_lr, "server_momentum": phase.server_momentum}}
+           "fedadam": {"eta": phase.server_lr, "eta_l": phase.lr, **adaptive},
+           "fedyogi": {"eta": phase.server_lr, "eta_l": phase.lr, **adaptive},
+           "fedadagrad": {"eta": phase.server_lr, "eta_l": phase.lr, "tau": phase.server_tau},
+           "fedavgm": {"server_learning_rate": phase.server_lr, "server_momentum": phase.server_momentum},
+           "fedmedian": {}, "fedtrimmedavg": {"beta": phase.trim_beta}}
     strategy = STRATEGY_CLASSES[phase.strategy](**common, **own[phase.strategy])
     strategy.round_offset = round_offset
     strategy.sampling_seed = seed

@@ -126,15 +126,16 @@ class ProximalTrainer(Trainer):
 
 
 class LoopTimer(TrainerCallback):
-    """Seconds inside Trainer's training loop (on_train_begin -> on_train_end): a client's compute."""
+    """Wall and CPU seconds inside Trainer's training loop (on_train_begin -> on_train_end): a client's compute."""
 
-    seconds = 0.0
+    seconds = cpu_seconds = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def on_train_end(self, args, state, control, **kwargs):
         self.seconds = time.perf_counter() - self.started
+        self.cpu_seconds = time.process_time() - self.cpu_started
 
 
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
@@ -161,7 +162,8 @@ def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: in
             extra = {"trainer_cls": dp.DpSgdTrainer, **dp_sgd}
         result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, callbacks=[timer],
                                      **extra)
-    out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds}
+    out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds,
+           "cpu_seconds": timer.cpu_seconds}
     if dp_sgd:
         out["dp"] = dp.ledger_entry(dp_sgd["noise_multiplier"], batch_size, len(train_ds), result["global_step"])
     return out
@@ -169,11 +171,12 @@ def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: in
 
 def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dict:
     """Classification metrics (acc, auc, balanced_acc, loss) of the model on a dataset."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     metrics = central_trainer.evaluate(model, ds, batch_size=batch_size, device=device)
     out = {k: float(metrics[k]) for k in METRIC_KEYS}
     out["num_examples"] = len(ds)
     out["seconds"] = time.perf_counter() - start
+    out["cpu_seconds"] = time.process_time() - cpu_start
     return out
 
 

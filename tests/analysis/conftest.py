@@ -32,7 +32,7 @@ def write_phase(root: Path, name: str, phase: dict, failed_client: str | None = 
         acc = 0.3 + 0.15 * r
         row = [str(r), f"{acc:.4f}", f"{acc + 0.1:.4f}", f"{acc - 0.1:.4f}", f"{2 - acc:.4f}", f"{1.5 / r:.4f}",
                ",".join(ok), ",".join(failed), str(300 * len(ok)), str(400_000 * len(ok)),
-               str(400_000 * len(ok))]
+               str(400_000 * len(ok)), f"{acc:.4f}", f"{acc - 0.1:.4f}", f"{acc - 0.1:.4f}", f"{acc - 0.2:.4f}"]
         lines.append("\t".join(row + losses))
     (folder / "rounds.tsv").write_text("\n".join(lines) + "\n")
     final = 0.3 + 0.15 * phase["rounds"]

@@ -59,7 +59,7 @@ def test_unreachable_minimum_is_a_clear_error():
 
 def test_dirichlet_that_cannot_meet_minimum_is_a_clear_error():
     labels = np.repeat(np.arange(8), 10)  # 80 images, 8 classes; severe skew + minimum 20 of 4 clients
-    with pytest.raises(DataError, match=r"preset severe .*min_client_size"):
+    with pytest.raises(DataError, match=r"preset severe .*min_client_size.*in the first draw client_\d+ got \d+\."):
         partitions("severe", num_clients=4, min_client_size=17, labels=labels)
 
 

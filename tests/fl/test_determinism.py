@@ -27,7 +27,8 @@ def test_two_runs_give_identical_outputs_and_time_only_the_log(tmp_path_factory)
     header = first[f"{OUT}/rounds.tsv"].decode().splitlines()[0].split("\t")
     assert header == ["round", "test_acc", "test_auc", "test_balanced_acc", "test_loss", "train_loss_mean",
                       "clients_ok", "clients_failed", "num_examples", "bytes_down", "bytes_up",
-                      "train_loss.client_0", "train_loss.client_1"]
+                      "clients_acc_mean", "clients_acc_worst", "clients_balanced_acc_mean",
+                      "clients_balanced_acc_worst", "train_loss.client_0", "train_loss.client_1"]
     timing = json.loads((second_root / OUT / "timing.json").read_text())
     assert [e["round"] for e in timing["round_seconds"]] == [1, 2]
     assert (timing["start_round"], timing["rounds_run"], timing["engine"]) == (1, 2, "local")

@@ -26,10 +26,16 @@ pytestmark = pytest.mark.slow
 OUT = "artifacts/federated/T"
 
 
-def _config(**phase) -> config.Config:
+def _config(num_clients: int = 2, **phase) -> config.Config:
     raw = tiny_raw(**phase)
     raw["federation"]["engine"] = "simulation"
+    raw["partition"]["num_clients"] = num_clients
     return config.parse(raw)
+
+
+def _rounds(root) -> list[tuple[str, str, str]]:
+    with open(root / OUT / "rounds.tsv") as fh:
+        return [(r["round"], r["clients_ok"], r["clients_failed"]) for r in csv.DictReader(fh, delimiter="\t")]
 
 
 def _alive(processes: list[psutil.Process]) -> list[str]:
@@ -53,21 +59,19 @@ def _gone_within(processes: list[psutil.Process], seconds: float) -> list[str]:
     return left
 
 
-def test_phase_runs_on_the_simulation_engine_like_the_local_engine(tiny_repo, tmp_path_factory):
-    cfg = _config()
-    simulation.run_simulation(cfg, "T", appconfig.app_config(cfg, "T", "simulation", repo_root=tiny_repo))
-    metrics = json.loads((tiny_repo / OUT / "metrics.json").read_text())
-    assert (metrics["engine"], metrics["rounds"]) == ("simulation", 2)
-    with open(tiny_repo / OUT / "rounds.tsv") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    assert [(r["round"], r["clients_ok"], r["clients_failed"]) for r in rows] == [
-        ("1", "client_0,client_1", ""), ("2", "client_0,client_1", "")]  # named by partition id, not node id
-
-    local_root = tmp_path_factory.mktemp("local")
-    write_tiny_data(local_root)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=local_root), cfg.partition.num_clients)
-    local = json.loads((local_root / OUT / "metrics.json").read_text())
-    assert local["test"] == pytest.approx(metrics["test"], abs=1e-6)  # same apps, same numbers, either engine
+def test_phase_runs_on_the_simulation_engine_like_the_local_engine(tmp_path_factory):
+    """3 hospitals, 2 sampled per round: the same hospitals (by partition id) and the same numbers as local."""
+    cfg = _config(num_clients=3, fraction_train=0.67)
+    roots = {name: tmp_path_factory.mktemp(name) for name in ("simulation", "local")}
+    for root in roots.values():
+        write_tiny_data(root, num_clients=3)
+    simulation.run_simulation(cfg, "T", appconfig.app_config(cfg, "T", "simulation", repo_root=roots["simulation"]))
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=roots["local"]), cfg.partition.num_clients)
+    metrics = {name: json.loads((root / OUT / "metrics.json").read_text()) for name, root in roots.items()}
+    assert (metrics["simulation"]["engine"], metrics["simulation"]["rounds"]) == ("simulation", 2)
+    assert _rounds(roots["simulation"]) == _rounds(roots["local"])  # sampled by partition id, not random node id
+    assert [len(ok.split(",")) for _, ok, _ in _rounds(roots["local"])] == [2, 2]
+    assert metrics["simulation"]["test"] == metrics["local"]["test"]  # same apps, same numbers, either engine
 
 
 def test_a_phase_that_fails_fails_the_stage(tiny_repo, monkeypatch):
@@ -79,6 +83,7 @@ def test_a_phase_that_fails_fails_the_stage(tiny_repo, monkeypatch):
 
 STAGE = """
 import json, sys
+from pathlib import Path
 from fedforge import config
 from fedforge.fl import appconfig, simulation
 cfg = config.parse(json.loads(sys.argv[2]))

@@ -674,6 +674,26 @@ export interface components {
             client_epsilons?: {
                 [key: string]: number;
             };
+            /**
+             * Clients Acc Mean
+             * @description Unweighted mean over hospitals of the global model's ACC on each hospital's val split
+             */
+            clients_acc_mean?: number | null;
+            /**
+             * Clients Acc Worst
+             * @description Lowest hospital val ACC
+             */
+            clients_acc_worst?: number | null;
+            /**
+             * Clients Balanced Acc Mean
+             * @description Unweighted mean hospital val balanced ACC
+             */
+            clients_balanced_acc_mean?: number | null;
+            /**
+             * Clients Balanced Acc Worst
+             * @description Lowest hospital val balanced ACC
+             */
+            clients_balanced_acc_worst?: number | null;
             /** Clients Failed */
             clients_failed?: string[];
             /** Clients Ok */

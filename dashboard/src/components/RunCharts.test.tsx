@@ -28,6 +28,24 @@ describe("KPIs and curves", () => {
     expect(screen.getByTestId("kpi-epsilon")).toHaveTextContent("3.00");
   });
 
+  it("show the last round's mean and worst hospital ACC and balanced ACC", () => {
+    const events = phaseEvents(3, { finish: false }).map((ev) =>
+      ev.type === "round_completed" && ev.round === 3
+        ? { ...ev, clients_acc_mean: 0.7, clients_acc_worst: 0.6, clients_balanced_acc_mean: 0.55, clients_balanced_acc_worst: 0.4 }
+        : ev);
+    render(<KpiCards run={applyEvents(emptyRun("x"), events)} />);
+    expect(screen.getByTestId("kpi-hospital-acc")).toHaveTextContent("0.700");
+    expect(screen.getByTestId("kpi-hospital-acc").parentElement).toHaveTextContent("worst 0.600");
+    expect(screen.getByTestId("kpi-hospital-balanced-acc")).toHaveTextContent("0.550");
+    expect(screen.getByTestId("kpi-hospital-balanced-acc").parentElement).toHaveTextContent("worst 0.400");
+  });
+
+  it("show a dash for hospital metrics a round did not report", () => {
+    render(<KpiCards run={applyEvents(emptyRun("x"), phaseEvents(3, { finish: false }))} />);
+    expect(screen.getByTestId("kpi-hospital-acc")).toHaveTextContent("—");
+    expect(screen.getByTestId("kpi-hospital-balanced-acc")).toHaveTextContent("—");
+  });
+
   it("waits politely before the first round", () => {
     render(<RoundCurves run={emptyRun("x")} />);
     expect(screen.getAllByText("waiting for the first round")).toHaveLength(4);

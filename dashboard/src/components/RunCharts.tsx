@@ -25,21 +25,51 @@ export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
   const done = completedRounds(run);
   const last = done[done.length - 1];
   const m = latestMetrics(run);
+  const h = last?.hospitals;
   const throughput = last && last.seconds ? last.num_examples / last.seconds : null;
     // A live run's clock keeps ticking between events; a finished one ends at its last event.
   const end = run.finished || now == null ? run.lastTs : Math.max(now, run.lastTs ?? now);
   const elapsed = run.startedAt != null && end != null ? end - run.startedAt : null;
   return (
-    <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-7">
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-9">
       <Kpi label="Round" value={`${run.currentRound}/${run.numRounds ?? "?"}`} testId="kpi-round" hint={`${done.length} completed`} />
       <Kpi label="Test ACC" value={fmtMetric(m.acc)} testId="kpi-acc" />
       <Kpi label="Test AUC" value={fmtMetric(m.auc)} testId="kpi-auc" />
       <Kpi label="Test loss" value={fmtMetric(m.loss)} testId="kpi-loss" />
+      <Kpi label="Hospital ACC" value={fmtMetric(h?.acc_mean)} testId="kpi-hospital-acc"
+        hint={`mean of local val; worst ${fmtMetric(h?.acc_worst)}`} />
+      <Kpi label="Hospital bal. ACC" value={fmtMetric(h?.balanced_acc_mean)} testId="kpi-hospital-balanced-acc"
+        hint={`mean of local val; worst ${fmtMetric(h?.balanced_acc_worst)}`} />
       <Kpi label="Throughput" value={throughput == null ? "—" : `${throughput.toFixed(0)}/s`} testId="kpi-throughput" hint="examples per second, last round" />
       <Kpi label="Privacy ε" value={last?.epsilon == null ? "off" : last.epsilon.toFixed(2)} testId="kpi-epsilon" hint={last?.epsilon == null ? "no differential privacy" : "DP budget spent so far"} />
       <Kpi label="Elapsed" value={fmtDuration(elapsed)} testId="kpi-elapsed" hint={`${run.eventCount} events`} />
     </div>
   );
+}
+
+// Up to this many hospitals each gets its own train-loss line; above it, mean / best / worst per round
+// (100 lines and a 100-name legend say nothing).
+export const CURVES_PER_CLIENT_UP_TO = 10;
+
+function clientLossSeries(run: LiveRun): Series[] {
+  if (run.clientOrder.length <= CURVES_PER_CLIENT_UP_TO) {
+    return run.clientOrder.map((id, i) => ({
+      name: id,
+      color: PALETTE[i % PALETTE.length],
+      points: run.rounds.filter((r) => r.client_train_loss[id] != null).map((r) => ({ x: r.round, y: r.client_train_loss[id] })),
+    }));
+  }
+  const perRound = run.rounds
+    .map((r) => ({ x: r.round, losses: Object.values(r.client_train_loss).filter((v) => Number.isFinite(v)) }))
+    .filter((r) => r.losses.length > 0);
+  const summary = (name: string, color: string, of: (v: number[]) => number): Series => ({
+    name, color, points: perRound.map((r) => ({ x: r.x, y: of(r.losses) })),
+  });
+  return [
+    summary("mean", PALETTE[0], (v) => v.reduce((a, b) => a + b, 0) / v.length),
+    summary("lowest", PALETTE[1], (v) => Math.min(...v)),
+    summary("highest", PALETTE[9], (v) => Math.max(...v)),
+  ];
 }
 
 export const RoundCurves = memo(RoundCurvesView, (a, b) => a.run.rounds === b.run.rounds && a.run.clientOrder === b.run.clientOrder);
@@ -48,11 +78,8 @@ function RoundCurvesView({ run }: { run: LiveRun }) {
   const done = completedRounds(run);
   const metric = (key: "acc" | "auc" | "balanced_acc" | "loss") =>
     done.filter((r) => r.metrics[key] != null).map((r) => ({ x: r.round, y: r.metrics[key] as number }));
-  const perClient: Series[] = run.clientOrder.map((id, i) => ({
-    name: id,
-    color: PALETTE[i % PALETTE.length],
-    points: run.rounds.filter((r) => r.client_train_loss[id] != null).map((r) => ({ x: r.round, y: r.client_train_loss[id] })),
-  }));
+  const perClient = clientLossSeries(run);
+  const summarised = run.clientOrder.length > CURVES_PER_CLIENT_UP_TO;
   return (
     <div className="grid gap-4 md:grid-cols-2" data-testid="curves">
       <LineChart
@@ -65,7 +92,11 @@ function RoundCurvesView({ run }: { run: LiveRun }) {
         ]}
       />
       <LineChart title="Global test loss" testId="chart-loss" series={[{ name: "loss", color: PALETTE[3], points: metric("loss") }]} />
-      <LineChart title="Client train loss" testId="chart-client-loss" series={perClient} />
+      <LineChart
+        title={summarised ? `Client train loss (${run.clientOrder.length} hospitals: mean, lowest, highest)` : "Client train loss"}
+        testId="chart-client-loss"
+        series={perClient}
+      />
       <LineChart
         title="Round duration"
         testId="chart-duration"

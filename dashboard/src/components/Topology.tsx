@@ -14,7 +14,16 @@ const W = 460;
 const H = 290;
 const SERVER = { x: W / 2, y: 56 };
 
+// Above this many hospitals the graph becomes a grid of small dots (ids in tooltips, edges only for traffic):
+// 100 labelled circles in one row are an unreadable smear.
+export const GRID_ABOVE = 12;
+const GRID_COLUMNS = 20;
+
 function clientPosition(i: number, n: number) {
+  if (n > GRID_ABOVE) {  // rows of GRID_COLUMNS dots under the server, in partition order
+    const cols = Math.min(n, GRID_COLUMNS);
+    return { x: (W * ((i % cols) + 1)) / (cols + 1), y: 136 + Math.floor(i / cols) * 28 };
+  }
   // Clients in one row under the server, evenly spaced; alternate rows lift a little when crowded.
   const x = (W * (i + 1)) / (n + 1);
   const y = 216 - (n > 5 && i % 2 ? 56 : 0);
@@ -23,9 +32,30 @@ function clientPosition(i: number, n: number) {
 
 const Node = memo(NodeView);
 
-function NodeView({ node, x, y, liveness, onSelect }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void }) {
-  const r = node.kind === "server" ? 32 : 26;
+function NodeView({ node, x, y, liveness, onSelect, compact = false }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void; compact?: boolean }) {
+  const r = node.kind === "server" ? 32 : compact ? 8 : 26;
   const ring = liveness === "lost" ? "#dc2626" : liveness === "stale" ? "#f59e0b" : "transparent";
+  if (compact) {
+    return (
+      <g
+        data-testid={`topology-node-${node.id}`}
+        data-state={node.state}
+        data-liveness={liveness}
+        transform={`translate(${x},${y})`}
+        className={onSelect ? "cursor-pointer" : undefined}
+        onClick={() => onSelect?.(node.id)}
+        role={onSelect ? "button" : undefined}
+        tabIndex={onSelect ? 0 : undefined}
+        onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && onSelect?.(node.id)}
+        aria-label={`${node.id}: ${node.state}${liveness !== "online" ? `, ${liveness}` : ""}`}
+        opacity={liveness === "lost" ? 0.5 : 1}
+      >
+        <title>{`${node.id}: ${node.state}${liveness !== "online" ? ` · ${liveness}` : ""}`}</title>
+        <circle r={r + 3} fill="none" stroke={ring} strokeWidth={2} />
+        <circle r={r} fill={STATE_COLOURS[node.state]} />
+      </g>
+    );
+  }
   return (
     <g
       data-testid={`topology-node-${node.id}`}
@@ -76,12 +106,16 @@ export const Topology = memo(TopologyView, (a, b) =>
 function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
   const clients = run.clientOrder;
   const active = !run.finished;
+  const compact = clients.length > GRID_ABOVE;
+  const rows = Math.ceil(clients.length / GRID_COLUMNS);
+  const height = compact ? Math.max(H, 136 + rows * 28) : H;
   return (
     <div className="flex flex-col gap-2" data-testid="topology-panel">
-      <svg viewBox={`0 0 ${W} ${H}`} className="w-full" role="img" aria-label="federation topology" data-testid="topology">
+      <svg viewBox={`0 0 ${W} ${height}`} className="w-full" role="img" aria-label="federation topology" data-testid="topology" data-layout={compact ? "grid" : "row"}>
         {clients.map((id, i) => {
           const p = clientPosition(i, clients.length);
           const traffic = active ? run.nodes[id]?.traffic : null;
+          if (compact && !traffic) return null;  // a grid draws only the edges that carry traffic now
           return (
             <line
               key={`edge-${id}`}
@@ -92,7 +126,8 @@ function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
               x2={p.x}
               y2={p.y}
               stroke={traffic ? (traffic === "down" ? "#2563eb" : "#16a34a") : "#d4d4d8"}
-              strokeWidth={traffic ? 3 : 1.5}
+              strokeWidth={traffic ? (compact ? 1 : 3) : 1.5}
+              strokeOpacity={compact ? 0.5 : 1}
               className={traffic ? `edge-active edge-${traffic}` : undefined}
             />
           );
@@ -101,7 +136,7 @@ function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
         {clients.map((id, i) => {
           const p = clientPosition(i, clients.length);
           return (
-            <Node key={id} node={run.nodes[id]} x={p.x} y={p.y} liveness={active ? liveness[id] ?? "online" : "online"} onSelect={onSelect} />
+            <Node key={id} node={run.nodes[id]} x={p.x} y={p.y} liveness={active ? liveness[id] ?? "online" : "online"} onSelect={onSelect} compact={compact} />
           );
         })}
       </svg>

@@ -49,8 +49,19 @@ export interface RoundView {
   client_train_loss: Record<string, number>;
   /** DP budget spent after this round (null without differential privacy). */
   epsilon: number | null;
+  hospitals: HospitalMetrics;
   completed: boolean;
 }
+
+// The global model on each hospital's own val split: unweighted mean and worst (round_completed's clients_*).
+export interface HospitalMetrics {
+  acc_mean: number | null;
+  acc_worst: number | null;
+  balanced_acc_mean: number | null;
+  balanced_acc_worst: number | null;
+}
+
+const NO_HOSPITALS: HospitalMetrics = { acc_mean: null, acc_worst: null, balanced_acc_mean: null, balanced_acc_worst: null };
 
 export interface LiveRun {
   runId: string;
@@ -96,7 +107,7 @@ function withRound(run: LiveRun, round: number, change: (r: RoundView) => RoundV
   const index = run.rounds.findIndex((r) => r.round === round);
   const base: RoundView = index >= 0 ? run.rounds[index] : {
     round, metrics: {}, train_loss: null, seconds: null, num_examples: 0, clients_ok: [], clients_failed: [],
-    client_train_loss: {}, epsilon: null, completed: false,
+    client_train_loss: {}, epsilon: null, hospitals: NO_HOSPITALS, completed: false,
   };
   const rounds = [...run.rounds];
   if (index >= 0) rounds[index] = change(base);
@@ -171,7 +182,12 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
       next = withRound(next, ev.round, (r) => ({
         ...r, metrics: ev.metrics ?? {}, train_loss: ev.train_loss ?? null, seconds: ev.seconds,
         num_examples: ev.num_examples ?? 0, clients_ok: ev.clients_ok ?? [], clients_failed: ev.clients_failed ?? [],
-        epsilon: ev.epsilon ?? null, completed: true,
+        epsilon: ev.epsilon ?? null,
+        hospitals: {
+          acc_mean: ev.clients_acc_mean ?? null, acc_worst: ev.clients_acc_worst ?? null,
+          balanced_acc_mean: ev.clients_balanced_acc_mean ?? null, balanced_acc_worst: ev.clients_balanced_acc_worst ?? null,
+        },
+        completed: true,
       }));
       next = { ...next, currentRound: Math.max(next.currentRound, ev.round) };
       const failed = new Set(ev.clients_failed ?? []);

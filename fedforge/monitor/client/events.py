@@ -86,6 +86,12 @@ class RoundCompleted(_Event):
     seconds: float = Field(ge=0, description="Wall time of the round")
     bytes_down: int = Field(default=0, ge=0, le=MAX_INT)
     bytes_up: int = Field(default=0, ge=0, le=MAX_INT)
+    clients_acc_mean: float | None = Field(default=None, description="Unweighted mean over hospitals of the "
+                                           "global model's ACC on each hospital's val split")
+    clients_acc_worst: float | None = Field(default=None, description="Lowest hospital val ACC")
+    clients_balanced_acc_mean: float | None = Field(default=None, description="Unweighted mean hospital val "
+                                                    "balanced ACC")
+    clients_balanced_acc_worst: float | None = Field(default=None, description="Lowest hospital val balanced ACC")
     epsilon: float | None = Field(default=None, ge=0, description="DP budget spent so far at dp.delta; null without DP")
     client_epsilons: dict[str, float] = Field(default_factory=dict, description="Per-hospital epsilon (dp.mode sample)")
 
