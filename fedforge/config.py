@@ -87,6 +87,16 @@ class CentralizedConfig(Section):
     select_on: Literal["loss", "balanced_acc"]
 
 
+class DpConfig(Section):
+    """Differential privacy of one phase (fedforge/fl/privacy.py): none, per hospital (client) or per image (sample)."""
+
+    mode: Literal["none", "client", "sample"]
+    noise_multiplier: float = Field(ge=0.0, le=1000.0)
+    clipping_norm: float = Field(gt=0.0)
+    delta: float = Field(gt=0.0, lt=1.0)
+    max_epsilon: float | None = Field(gt=0.0)  # null = no budget limit (epsilon is still reported)
+
+
 class PhaseConfig(Section):
     dataset: Dataset
     strategy: Strategy
@@ -108,12 +118,20 @@ class PhaseConfig(Section):
     weight_decay: float = Field(ge=0.0, le=1.0)
     loss: Loss
     focal_gamma: float = Field(ge=0.0, le=10.0)
+    norm: Literal["model", "group", "batch"]  # model = model.norm; else this phase's override of it
+    dp: DpConfig
+
+
+def phase_model(model: ModelConfig, phase: PhaseConfig) -> ModelConfig:
+    """model: as `phase` builds it: model.norm replaced by the phase's `norm` override, if any."""
+    return model if phase.norm == "model" else model.model_copy(update={"norm": phase.norm})
 
 
 class FederationConfig(Section):
     engine: Literal["local", "deployment", "simulation"]
     round_timeout: float = Field(ge=1.0)
     clientapp_start: Literal["warm", "cold"]
+    secure_aggregation: Literal["none", "secaggplus"]
     client_cpus: float = Field(gt=0.0, le=1024.0)  # simulation: CPUs one ClientApp actor reserves
     client_gpus: float = Field(ge=0.0, le=64.0)  # simulation: GPUs (or a fraction) one actor reserves
 
@@ -173,7 +191,40 @@ class Config(Section):
             if phase.min_clients > self.partition.num_clients:
                 _fail(f"phases.{name}.min_clients", phase.min_clients,
                       f"allowed: at most partition.num_clients ({self.partition.num_clients})")
+            self._dp_checks(name, phase)
+            if self.federation.secure_aggregation != "none" and phase.dp.mode != "none":
+                _fail(f"phases.{name}.dp.mode", phase.dp.mode, "allowed: none with federation.secure_aggregation "
+                      "secaggplus (fl/secagg_app.py does not run DP yet)")
+        if self.federation.secure_aggregation != "none" and self.partition.num_clients < 3:
+            _fail("federation.secure_aggregation", self.federation.secure_aggregation,
+                  "allowed: none below 3 hospitals (SecAgg+ masks need 3 or more: partition.num_clients)")
         return self
+
+    def _dp_checks(self, name: str, phase: PhaseConfig) -> None:
+        """A DP phase must protect all shared state and fit what the accountant can account for."""
+        if phase.norm != "model" and phase.norm != self.model.norm and phase.warm_start == "centralized":
+            _fail(f"phases.{name}.norm", phase.norm, f"allowed: model (or {self.model.norm}) with warm_start: "
+                  "centralized, whose model was trained with model.norm")
+        dp = phase.dp
+        if dp.mode == "none":
+            return
+        if dp.noise_multiplier <= 0:
+            _fail(f"phases.{name}.dp.noise_multiplier", dp.noise_multiplier,
+                  "allowed: > 0 when dp.mode is not none (no noise, no privacy)")
+        # TODO(quality, bn: local): also accept a phase whose BatchNorm never leaves the hospital (bn: local).
+        norm = phase.norm if phase.norm != "model" else self.model.norm
+        if norm != "group":
+            _fail(f"phases.{name}.norm", phase.norm, f"allowed: group for dp.mode {dp.mode} (the model would share "
+                  f"BatchNorm statistics without noise, which voids the guarantee; model.norm is {self.model.norm})")
+        if dp.mode == "client" and phase.strategy not in ("fedavg", "fedprox"):
+            _fail(f"phases.{name}.strategy", phase.strategy, "allowed: fedavg or fedprox with dp.mode client "
+                  "(the privacy accountant needs FedAvg's own unweighted average)")
+        if dp.mode == "sample" and phase.proximal_mu > 0:
+            _fail(f"phases.{name}.proximal_mu", phase.proximal_mu, "allowed: 0 with dp.mode sample (DP-SGD and the "
+                  "FedProx term are not combined in one Trainer yet)")
+        if dp.mode == "client" and phase.fraction_train != 1.0:
+            _fail(f"phases.{name}.fraction_train", phase.fraction_train, "allowed: 1.0 with dp.mode client "
+                  "(the accountant counts every hospital in every round; sampling amplification is not accounted)")
 
 
 # pydantic's wording where it would name a Python type instead of what to write in YAML

@@ -17,7 +17,7 @@ import pandas as pd
 
 from fedforge import paths
 from fedforge.errors import UserError
-from fedforge.fl.results import CLIENT_LOSS_PREFIX, HOSPITAL_COLUMNS, ROUNDS_COLUMNS
+from fedforge.fl.results import CLIENT_LOSS_PREFIX, EPSILON_COLUMN, HOSPITAL_COLUMNS, ROUNDS_COLUMNS
 from fedforge.train.metrics import METRIC_KEYS
 
 ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
@@ -89,10 +89,11 @@ def read_rounds(path: str | Path) -> pd.DataFrame:
     if head != ROUNDS_COLUMNS:
         raise MalformedOutputError(f"{path}: columns {list(head)} do not start with {list(ROUNDS_COLUMNS)} "
                                    "(fedforge/fl/results.py); re-run the phase with the current code")
-    extra = [c for c in table.columns[len(ROUNDS_COLUMNS):] if not c.startswith(CLIENT_LOSS_PREFIX + "client_")]
+    extra = [c for c in table.columns[len(ROUNDS_COLUMNS):]
+             if not (c.startswith(CLIENT_LOSS_PREFIX + "client_") or c == EPSILON_COLUMN)]
     if extra:
-        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after bytes_up only "
-                                   f"{CLIENT_LOSS_PREFIX}client_<i> columns are allowed")
+        raise MalformedOutputError(f"{path}: unexpected columns {extra}; after bytes_up only {EPSILON_COLUMN} "
+                                   f"(DP phases) and {CLIENT_LOSS_PREFIX}client_<i> columns are allowed")
     if table.empty:
         raise MalformedOutputError(f"{path}: no completed rounds; re-run the phase")
     for column in table.columns:

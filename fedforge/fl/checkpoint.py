@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from fedforge.data.arrays import ZIP_EPOCH
 
 log = logging.getLogger(__name__)
 FILENAME = "checkpoint.npz"
+_INERT_WITHOUT_DP = {"dp", "norm"}  # keys that change nothing at dp.mode none, norm model: checkpoints stay as before
 
 
 @dataclass
@@ -38,15 +39,20 @@ class Checkpoint:
     rows: list[dict]
     fingerprint: str
     completed: bool = False
+    privacy: dict = field(default_factory=dict)  # DP accountant state (fl/privacy.py PhasePrivacy.state), JSON
 
 
 def fingerprint(cfg: Config, phase: str, repo_root: Path) -> str:
     """Hash of everything a phase's result depends on besides code: its params and its input data."""
     pc = cfg.phase(phase)
+    plain = pc.dp.mode == "none" and pc.norm == "model"  # then the privacy keys are left out: fingerprints as before
+    secagg = cfg.federation.secure_aggregation != "none"
     h = hashlib.sha256(json.dumps({
-        "seed": cfg.seed, "model": cfg.model.model_dump(), "phase": pc.model_dump(),
-        "federation": cfg.federation.model_dump(), "device": cfg.device, "threads": cfg.threads,
-        "num_clients": cfg.partition.num_clients}, sort_keys=True).encode())
+        "seed": cfg.seed, "model": cfg.model.model_dump(),
+        "phase": pc.model_dump(exclude=_INERT_WITHOUT_DP if plain else None),
+        "federation": cfg.federation.model_dump(exclude=None if secagg else {"secure_aggregation"}),
+        "device": cfg.device, "threads": cfg.threads, "num_clients": cfg.partition.num_clients},
+        sort_keys=True).encode())
     inputs = [repo_root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",
               repo_root / paths.preprocessed_central_dir(pc.dataset) / "meta.json"]
     if pc.warm_start == "centralized":
@@ -66,7 +72,7 @@ def save(folder: Path, ckpt: Checkpoint) -> None:
     state_keys = list(ckpt.strategy_state)
     blobs.update({f"s{i:05d}": ckpt.strategy_state[k] for i, k in enumerate(state_keys)})
     meta = {"round": ckpt.round, "keys": keys, "state_keys": state_keys, "rows": ckpt.rows, "fingerprint": ckpt.fingerprint,
-            "completed": ckpt.completed}
+            "completed": ckpt.completed, **({"privacy": ckpt.privacy} if ckpt.privacy else {})}  # none: as before
     blobs["meta"] = np.array(json.dumps(meta))
     with io.atomic_file(folder / FILENAME) as tmp, open(tmp, "wb") as fh:
         _write_npz(fh, blobs)
@@ -105,4 +111,4 @@ def load(folder: Path, expected_fingerprint: str) -> Checkpoint | None:
         return None
     log.info("resuming from %s after round %d", path, meta["round"])
     return Checkpoint(round=int(meta["round"]), arrays=arrays, strategy_state=state, rows=meta["rows"],
-                      fingerprint=meta["fingerprint"], completed=False)
+                      fingerprint=meta["fingerprint"], completed=False, privacy=meta.get("privacy", {}))

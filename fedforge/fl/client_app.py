@@ -17,7 +17,7 @@ from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from fedforge import paths
-from fedforge.fl import appconfig, task
+from fedforge.fl import appconfig, privacy, task
 from fedforge.train.device import runtime_device
 
 app = ClientApp()
@@ -44,7 +44,7 @@ def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
             raise RuntimeError(f"injected fault: {who} {stage} round {server_round} (FEDFORGE_FAULTS)")
 
 
-@app.train()
+@app.train(mods=[privacy.clipping_mod])  # DP phases only: the mod passes through elsewhere
 def train(msg: Message, context: Context) -> Message:
     """Local epochs of HF Trainer from the received global arrays; reply with new arrays + train loss."""
     cfg, phase, repo_root, pid = _node(context)
@@ -53,16 +53,18 @@ def train(msg: Message, context: Context) -> Message:
     _maybe_fail(pid, "train", server_round)
     device = runtime_device(cfg)
     train_ds, _ = task.client_data(repo_root, phase.dataset, pid)
-    model = task.client_model(cfg, repo_root, phase.dataset)
+    model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
     result = task.train_local(
         model, train_ds, epochs=int(conf["local-epochs"]), steps=int(conf.get("local-steps", 0)),
         batch_size=int(conf["batch-size"]),
         lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
-        proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma)
+        proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma,
+        dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
-                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"]})
+                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
+                            **privacy.client_metrics(phase, result)})
     content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
                           "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)
@@ -76,13 +78,14 @@ def evaluate(msg: Message, context: Context) -> Message:
     _maybe_fail(pid, "evaluate", server_round)
     device = runtime_device(cfg)
     _, val_ds = task.client_data(repo_root, phase.dataset, pid)
-    model = task.client_model(cfg, repo_root, phase.dataset)
+    model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
                             "eval_acc": result["acc"], "eval_balanced_acc": result["balanced_acc"],
-                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"]})
+                            "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
+                            **privacy.client_metrics(phase)})
     return Message(content=RecordDict({"metrics": metrics,
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)

@@ -316,7 +316,9 @@ def launch(fed: Federation, cfg: Config, phase: str, app_config: dict, **node_kw
     fed.start_superlink()
     for i in range(num):
         fed.start_supernode(i, num, warm=cfg.federation.clientapp_start == "warm", **node_kwargs)
-    run_id = fed.submit(write_app(fed.run_dir / "app", app_config))
+    components = {"serverapp": "fedforge.fl.secagg_app:server_app", "clientapp": "fedforge.fl.secagg_app:client_app"} \
+        if cfg.federation.secure_aggregation == "secaggplus" else {}  # SecAgg+: the legacy-API apps
+    run_id = fed.submit(write_app(fed.run_dir / "app", app_config, **components))
     log.info("phase %s submitted as run %s; SuperLink on 127.0.0.1:%s, %d SuperNodes (%s ClientApps); logs in %s",
              phase, run_id, fed.port, num, cfg.federation.clientapp_start, fed.log_dir)
     return run_id

@@ -33,14 +33,17 @@ def run_phase(cfg: Config, phase: str) -> None:
 
         run_simulation(cfg, phase, run_config)
         return
-    run_local(run_config, cfg.partition.num_clients)
+    run_local(run_config, cfg.partition.num_clients, secure_aggregation=cfg.federation.secure_aggregation)
 
 
-def run_local(run_config: dict, num_clients: int) -> None:
+def run_local(run_config: dict, num_clients: int, secure_aggregation: str = "none") -> None:
     """Run the ServerApp in this process over an InProcessGrid of `num_clients` ClientApp nodes."""
     from fedforge.fl.client_app import app as client_app
     from fedforge.fl.grid import InProcessGrid
     from fedforge.fl.server_app import app as server_app
+
+    if secure_aggregation == "secaggplus":  # SecAgg+ exists for flwr 1.42's legacy API only: its own apps
+        from fedforge.fl.secagg_app import client_app, server_app
 
     run_id = 1
     set_task_identity(run_id)  # as flwr-serverapp does: Message() stamps it into every message it creates

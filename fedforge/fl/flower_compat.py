@@ -25,17 +25,26 @@ from fedforge.errors import UserError
 
 __all__ = [  # what the rest of FedForge may import from here
     "FLOWER_ENV",
+    "MAIN_PARAMS_RECORD",
     "PRIVATE_SYMBOLS",
     "SUPERLINK_NODE_ID",
     "SUPPORTED_FLWR",
+    "DefaultWorkflow",
     "ErrorCode",
     "ExecutionSpec",
     "FlowerVersionError",
     "LaunchResult",
+    "LegacyContext",
+    "LegacyFedAvg",
+    "NumPyClient",
+    "PrivacyBudgetExhausted",
     "ProtoMessage",
     "Run",
+    "SecAggPlusWorkflow",
+    "ServerConfig",
     "SubprocessExecutor",
     "TaskType",
+    "aggregate_arrayrecords",
     "cap_supernode_idle_poll",
     "check_flwr_version",
     "control_client",
@@ -43,10 +52,12 @@ __all__ = [  # what the rest of FedForge may import from here
     "flower_supernode",
     "message_from_proto",
     "message_to_proto",
+    "ndarrays_to_parameters",
     "run_forked_clientapp",
     "run_simulation_with_config",
     "run_status",
     "run_superexec_with",
+    "secaggplus_mod",
     "set_task_identity",
 ]
 SUPPORTED_FLWR = ">=1.42,<1.43"  # the pin in pyproject.toml (test_flower_compat checks that they agree)
@@ -90,10 +101,19 @@ check_flwr_version(flwr.__version__)
 # Flower's private symbols, imported only after the version check; PRIVATE_SYMBOLS says why we need each.
 from flwr.cli.typing import SuperLinkConnection
 from flwr.cli.utils import init_http_client_from_connection
+from flwr.client import NumPyClient
+from flwr.client.mod import secaggplus_mod
+from flwr.common import ndarrays_to_parameters
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.common.serde import message_from_proto, message_to_proto
 from flwr.proto.control_pb2 import ListRunsRequest  # pylint: disable=E0611
 from flwr.proto.message_pb2 import Message as ProtoMessage  # pylint: disable=E0611
+from flwr.server import LegacyContext, ServerConfig
+from flwr.server.strategy import FedAvg as LegacyFedAvg
+from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
+from flwr.serverapp.exception import PrivacyBudgetExhausted
+from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 from flwr.simulation.run_simulation import _run_simulation
 from flwr.supercore.constant import NOOP_FEDERATION_ID, TaskType
 from flwr.supercore.exit import exit_handler
@@ -120,6 +140,20 @@ PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge nee
     "ProtoMessage": "flwr.proto.message_pb2:Message",  # ... parsed back from bytes
     "Run": "flwr.supercore.run:Run",  # the run record a Grid must return
     "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",  # Message() stamps its run/node id into messages
+    # privacy.py: what the DP wrapper raises before a round would exceed dp.max_epsilon (not in flwr.serverapp)
+    "PrivacyBudgetExhausted": "flwr.serverapp.exception:PrivacyBudgetExhausted",
+    # strategies.py: Flower's own example-weighted mean, for BatchNorm statistics kept out of server optimizers
+    "aggregate_arrayrecords": "flwr.serverapp.strategy.strategy_utils:aggregate_arrayrecords",
+    # secagg_app.py: SecAgg+ exists for flwr 1.42's legacy API only (public there, but not the API we build on)
+    "NumPyClient": "flwr.client:NumPyClient",  # the legacy client whose FitRes secaggplus_mod can read
+    "secaggplus_mod": "flwr.client.mod:secaggplus_mod",  # client half of SecAgg+
+    "ndarrays_to_parameters": "flwr.common:ndarrays_to_parameters",  # the legacy strategy's initial Parameters
+    "LegacyContext": "flwr.server:LegacyContext",  # what the legacy workflows run on
+    "ServerConfig": "flwr.server:ServerConfig",  # its number of rounds
+    "LegacyFedAvg": "flwr.server.strategy:FedAvg",  # the legacy strategy SecAggPlusWorkflow drives
+    "DefaultWorkflow": "flwr.server.workflow:DefaultWorkflow",  # legacy round loop ...
+    "SecAggPlusWorkflow": "flwr.server.workflow:SecAggPlusWorkflow",  # ... with SecAgg+ as its fit step
+    "MAIN_PARAMS_RECORD": "flwr.server.workflow.constant:MAIN_PARAMS_RECORD",  # where it leaves the global model
     # warm_superexec.py: a SuperExec that forks ClientApps from a process that imported them once
     "TaskType": "flwr.supercore.constant:TaskType",  # only ClientApp tasks are forked
     "ExecutionSpec": "flwr.supercore.superexec.executor:ExecutionSpec",  # what the SuperExec asks us to launch

@@ -21,6 +21,7 @@ HOSPITAL_COLUMNS = tuple(f"clients_{k}" for k in HOSPITAL_KEYS)  # the global mo
 ROUNDS_COLUMNS = (*CURVE_COLUMNS, "clients_ok", "clients_failed", "num_examples", "bytes_down", "bytes_up",
                   *HOSPITAL_COLUMNS)
 CLIENT_LOSS_PREFIX = "train_loss."  # after ROUNDS_COLUMNS: one train_loss.client_<i> column per client
+EPSILON_COLUMN = "epsilon"  # DP phases only (fl/privacy.py), between ROUNDS_COLUMNS and the client losses
 
 
 def _cell(value) -> str:
@@ -45,8 +46,9 @@ def hospital_summary(evaluate: dict[str, dict]) -> dict[str, float | None]:
 
 
 def write_rounds_tsv(path: Path, rows: list[dict], client_ids: list[str]) -> None:
-    """rounds.tsv: ROUNDS_COLUMNS, then train_loss.<client> per client; one line per completed round."""
-    columns = [*ROUNDS_COLUMNS, *(f"{CLIENT_LOSS_PREFIX}{c}" for c in client_ids)]
+    """rounds.tsv: ROUNDS_COLUMNS, epsilon (DP phases), then train_loss.<client> per client; a line per round."""
+    private = any(row.get(EPSILON_COLUMN) is not None for row in rows)  # a dp.mode none phase: no column at all
+    columns = [*ROUNDS_COLUMNS, *([EPSILON_COLUMN] if private else []), *(f"{CLIENT_LOSS_PREFIX}{c}" for c in client_ids)]
     lines = ["\t".join(columns)] + ["\t".join(_cell(row.get(c)) for c in columns) for row in rows]
     write_text(path, "\n".join(lines) + "\n")
 

@@ -22,7 +22,7 @@ from flwr.serverapp import Grid
 from fedforge import io, paths
 from fedforge.data.arrays import read_meta
 from fedforge.errors import UserError
-from fedforge.fl import appconfig, checkpoint, results, strategies, task
+from fedforge.fl import appconfig, checkpoint, privacy, results, strategies, task
 from fedforge.fl.observe import ObservedGrid, PhaseFailed, RoundStats
 from fedforge.monitor.client.control import RunControl
 from fedforge.monitor.client.telemetry import Telemetry
@@ -72,6 +72,7 @@ class PhaseRun:
         self.ckpt_dir = self.repo_root / paths.checkpoint_dir(phase)
         self.device = runtime_device(cfg)
         self.model = task.initial_model(cfg, self.pc, self.repo_root)
+        privacy.check_model(self.model, self.pc, phase)
         self.test_ds = task.central_split(self.repo_root, self.pc.dataset, "test")
         self.meta = read_meta(self.repo_root / paths.preprocessed_central_dir(self.pc.dataset))
         self.client_ids = [paths.client_id(i) for i in range(cfg.partition.num_clients)]
@@ -83,7 +84,8 @@ class PhaseRun:
         self.rows: list[dict] = list(resumed.rows) if resumed else []
         self.round_seconds = results.logged_round_seconds(self.out_dir / "timing.json", self.resumed_from)
         self.client_seconds = 0.0  # summed client train + evaluate seconds of this attempt (timing.json)
-        self.strategy = strategies.build_strategy(self.pc, cfg.seed, round_offset=self.resumed_from)
+        self.privacy = privacy.PhasePrivacy(self.pc, cfg.partition.num_clients, resumed.privacy if resumed else None)
+        self.strategy = self.privacy.build_strategy(cfg.seed, round_offset=self.resumed_from)
         if resumed:
             strategies.load_strategy_state(self.strategy, resumed.strategy_state)
         events = self.out_dir / "events.jsonl"
@@ -133,7 +135,7 @@ class PhaseRun:
             strategy=pc.strategy, num_rounds=pc.rounds, start_round=self.done + 1, engine=self.engine,
             clients=list(clients), partition_sizes={c: v["size"] for c, v in clients.items()},
             label_histograms={c: v["label_histogram"] for c, v in clients.items()},
-            params=pc.model_dump())
+            params=privacy.flat_params(pc.model_dump()))
         if self.rows:  # DVC deletes rounds.tsv before re-running a stage; the checkpoint's rows restore it
             results.write_rounds_tsv(self.out_dir / "rounds.tsv", self.rows, self.client_ids)
         if self.done >= pc.rounds:
@@ -141,9 +143,11 @@ class PhaseRun:
         train_config = ConfigRecord({"lr": pc.lr, "local-epochs": pc.local_epochs, "local-steps": pc.local_steps,
                                      "batch-size": pc.batch_size,
                                      "weight-decay": pc.weight_decay, "seed": self.cfg.seed})
-        self.strategy.start(grid=self.observer, initial_arrays=self.arrays, num_rounds=pc.rounds - self.done,
-                            timeout=self.cfg.federation.round_timeout, train_config=train_config,
-                            evaluate_config=ConfigRecord({}), evaluate_fn=self._end_round)
+        with self.privacy.budget_guard():  # dp.max_epsilon reached: a clean end after the last round within it
+            self.privacy.check_budget(self._sizes())
+            self.strategy.start(grid=self.observer, initial_arrays=self.arrays, num_rounds=pc.rounds - self.done,
+                                timeout=self.cfg.federation.round_timeout, train_config=train_config,
+                                evaluate_config=ConfigRecord({}), evaluate_fn=self._end_round)
 
     def _end_round(self, server_round: int, arrays) -> MetricRecord | None:
         """Flower's evaluate_fn, called after each round: test the global model and close the round."""
@@ -156,6 +160,9 @@ class PhaseRun:
         stats = self.observer.rounds.get(rnd, RoundStats(rnd))
         seconds = round(time.perf_counter() - stats.started, 3)
         row = self._row(rnd, test, stats)
+        client_epsilons = self.privacy.end_round(stats.train)
+        if self.pc.dp.mode != "none":
+            row[results.EPSILON_COLUMN] = self.privacy.epsilon()
         self.arrays, self.done = arrays, rnd
         self.rows.append(row)
         self.round_seconds.append({"round": rnd, "seconds": seconds})
@@ -168,9 +175,11 @@ class PhaseRun:
                             clients_ok=row["clients_ok"], clients_failed=row["clients_failed"],
                             num_examples=row["num_examples"], seconds=seconds,
                             bytes_down=row["bytes_down"], bytes_up=row["bytes_up"],
+                            epsilon=row.get(results.EPSILON_COLUMN), client_epsilons=client_epsilons,
                             **{col: row[col] for col in results.HOSPITAL_COLUMNS})
         log.info("round %d/%d: test acc %.4f auc %.4f loss %.4f (%s failed)", rnd, self.pc.rounds, test["acc"],
                  test["auc"], test["loss"], ",".join(row["clients_failed"]) or "none")
+        self.privacy.check_budget(self._sizes())  # dp.mode sample: ends the phase here if the next round is over
         if self.control.wait_if_paused() == "stopped":
             raise StopRequested(f"phase {self.phase_name} stopped from the monitor after round {rnd}; "
                                 f"the checkpoint is saved, `dvc repro federate@{self.phase_name}` resumes it")
@@ -194,7 +203,11 @@ class PhaseRun:
     def _save_checkpoint(self, completed: bool) -> None:
         checkpoint.save(self.ckpt_dir, checkpoint.Checkpoint(
             round=self.done, arrays=self.arrays, strategy_state=strategies.strategy_state(self.strategy),
-            rows=self.rows, fingerprint=self.fingerprint, completed=completed))
+            rows=self.rows, fingerprint=self.fingerprint, completed=completed, privacy=self.privacy.state()))
+
+    def _sizes(self) -> dict[str, int]:
+        """Training-set size of each connected hospital (its describe reply)."""
+        return {client: int(info["size"]) for client, info in self.observer.clients.items()}
 
     def _write_timing(self) -> None:
         results.write_timing(self.out_dir / "timing.json", wall=time.perf_counter() - self.started,
@@ -204,15 +217,17 @@ class PhaseRun:
 
     def _finish(self) -> None:
         """Final outputs. Test metrics are the last round's (same arrays; not evaluated again); val once, here."""
-        test = {k: self.rows[-1][f"test_{k}"] for k in METRIC_KEYS}
-        hospitals = {k: self.rows[-1][col] for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS,
-                                                              strict=True)}  # last round, each client's val
+        last = self.rows[-1] if self.rows else None  # None: the privacy budget allowed no round
+        test = {k: last[f"test_{k}"] for k in METRIC_KEYS} if last else self._global_metrics(self.arrays, self.test_ds)
+        hospitals = {k: last[col] if last else None  # last round, each client's val
+                     for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS, strict=True)}
         val = self._global_metrics(self.arrays, task.central_split(self.repo_root, self.pc.dataset, "val"))
         task.set_arrays(self.model, self.arrays)
         io.save_model(self.model, self.out_dir / "model")
         io.write_json(self.out_dir / "metrics.json", {
-            "test": test, "val": val, "clients": hospitals, "rounds": self.done, "dataset": self.pc.dataset, "strategy": self.pc.strategy,
-            "data_source": self.meta.get("data_source", "synthetic"), "engine": self.engine, "device": self.device})
+            "test": test, "val": val, "clients": hospitals, "rounds": self.done, "dataset": self.pc.dataset,
+            "strategy": self.pc.strategy, "data_source": self.meta.get("data_source", "synthetic"),
+            "engine": self.engine, "device": self.device, **self.privacy.report()})
         self._write_timing()
         self._save_checkpoint(completed=True)
         self._emit_finished("completed", metrics=test)

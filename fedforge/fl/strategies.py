@@ -16,9 +16,9 @@ import random
 import numpy as np
 from flwr.app import Array, ArrayRecord
 from flwr.serverapp.strategy import FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian, FedProx, FedTrimmedAvg, FedYogi
-from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 
 from fedforge.config import PhaseConfig
+from fedforge.fl.flower_compat import aggregate_arrayrecords
 
 RUNNING_STAT_NAMES = ("running_mean", "running_var")  # float BatchNorm buffers: plain weighted mean
 COUNTER_NAME = "num_batches_tracked"  # integer BatchNorm counter: never averaged

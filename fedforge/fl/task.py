@@ -18,7 +18,7 @@ from flwr.app import ArrayRecord
 from transformers import PreTrainedModel, Trainer, TrainerCallback
 
 from fedforge import paths
-from fedforge.config import Config, PhaseConfig
+from fedforge.config import Config, PhaseConfig, phase_model
 from fedforge.data.arrays import load_split, read_meta
 from fedforge.errors import MissingInputError
 from fedforge.models.factory import build_model, load_model
@@ -64,23 +64,23 @@ def central_split(repo_root: Path, dataset: str, split: str) -> ArrayDataset:
     return ArrayDataset(*load_split(Path(repo_root) / paths.preprocessed_central_dir(dataset), split))
 
 
-def new_model(cfg: Config, repo_root: Path, dataset: str) -> PreTrainedModel:
-    """A model with the phase's architecture, built offline from params (seeded)."""
+def new_model(cfg: Config, repo_root: Path, dataset: str, phase: PhaseConfig | None = None) -> PreTrainedModel:
+    """A model with the phase's architecture (its `norm` override too), built offline from params (seeded)."""
     meta = read_meta(Path(repo_root) / paths.preprocessed_central_dir(dataset))
-    return build_model(cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
+    return build_model(phase_model(cfg.model, phase) if phase else cfg.model, num_labels=int(meta["num_classes"]), label_names=list(meta["label_names"]),
                        image_size=int(meta["image_size"]), seed=cfg.seed)
 
 
 _client_models: dict[tuple, PreTrainedModel] = {}  # the one model client_model() reuses, by what it was built from
 
 
-def client_model(cfg: Config, repo_root: Path, dataset: str) -> PreTrainedModel:
+def client_model(cfg: Config, repo_root: Path, dataset: str, phase: PhaseConfig | None = None) -> PreTrainedModel:
     """The model a ClientApp loads the global arrays into: built once per process and reused, since
     set_arrays overwrites every parameter and buffer (building one is ~0.08 s, twice per client per round)."""
-    key = (cfg.model_dump_json(), str(repo_root), dataset)
+    key = (cfg.model_dump_json(), str(repo_root), dataset, phase.norm if phase else "model")
     if key not in _client_models:
         _client_models.clear()
-        _client_models[key] = new_model(cfg, repo_root, dataset)
+        _client_models[key] = new_model(cfg, repo_root, dataset, phase)
     model = _client_models[key]
     model.zero_grad(set_to_none=True)
     return model
@@ -94,7 +94,7 @@ def initial_model(cfg: Config, phase: PhaseConfig, repo_root: Path) -> PreTraine
             raise MissingInputError(f"{model_dir} missing: warm_start=centralized needs "
                                     f"`dvc repro centralized@{phase.dataset}` first (or set warm_start: scratch)")
         return load_model(model_dir)
-    return new_model(cfg, repo_root, phase.dataset)
+    return new_model(cfg, repo_root, phase.dataset, phase)
 
 
 def get_arrays(model: torch.nn.Module) -> ArrayRecord:
@@ -140,23 +140,33 @@ class LoopTimer(TrainerCallback):
 
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
                 weight_decay: float, seed: int, device: str, loss: str, focal_gamma: float,
-                proximal_mu: float = 0.0, steps: int = 0) -> dict:
+                proximal_mu: float = 0.0, steps: int = 0, dp_sgd: dict | None = None) -> dict:
     """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
 
     seconds = the training loop only (LoopTimer): Trainer construction and set-up count as federation overhead.
     steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
     `loss` (phases.<X>.loss) weighs classes by this client's own label histogram only (train/losses.py).
+    dp_sgd = {noise_multiplier, max_grad_norm, noise_stream}: DP-SGD (fedforge/train/dp_sgd.py); the result
+    then has "dp", the round's ledger entry for the server's accountant.
     """
     timer = LoopTimer()
     with tempfile.TemporaryDirectory(prefix="fedforge-client-") as tmp:
         args = central_trainer.training_arguments(tmp, epochs=epochs, batch_size=batch_size, lr=lr,
                                                   weight_decay=weight_decay, seed=seed, device=device,
-                                                  **({"max_steps": steps} if steps > 0 else {}))
+                                                  **({"max_steps": steps} if steps > 0 else {}),
+                                                  **({"max_grad_norm": 0.0} if dp_sgd else {}))
         extra = {"trainer_cls": ProximalTrainer, "proximal_mu": proximal_mu} if proximal_mu > 0 else {}
+        if dp_sgd:
+            from fedforge.train import dp_sgd as dp  # imports opacus: only DP-SGD phases pay for it
+
+            extra = {"trainer_cls": dp.DpSgdTrainer, **dp_sgd}
         result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, callbacks=[timer],
                                      **extra)
-    return {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds,
-            "cpu_seconds": timer.cpu_seconds}
+    out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds,
+           "cpu_seconds": timer.cpu_seconds}
+    if dp_sgd:
+        out["dp"] = dp.ledger_entry(dp_sgd["noise_multiplier"], batch_size, len(train_ds), result["global_step"])
+    return out
 
 
 def evaluate(model: PreTrainedModel, ds, *, batch_size: int, device: str) -> dict:

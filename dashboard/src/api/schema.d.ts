@@ -411,6 +411,8 @@ export interface components {
             name: string;
             /** Path */
             path: string;
+            /** @description DP budget of the phase; null without DP */
+            privacy?: components["schemas"]["PrivacyReport"] | null;
             /** Rounds */
             rounds?: number | null;
             /** Strategy */
@@ -630,6 +632,29 @@ export interface components {
             /** Started At */
             started_at: number;
         };
+        /**
+         * PrivacyReport
+         * @description metrics.json `privacy` block of a DP phase (fedforge/fl/privacy.py).
+         */
+        PrivacyReport: {
+            /**
+             * Budget Stopped
+             * @default false
+             */
+            budget_stopped?: boolean;
+            /** Clipping Norm */
+            clipping_norm?: number | null;
+            /** Delta */
+            delta?: number | null;
+            /** Epsilon */
+            epsilon?: number | null;
+            /** Max Epsilon */
+            max_epsilon?: number | null;
+            /** Mode */
+            mode: string;
+            /** Noise Multiplier */
+            noise_multiplier?: number | null;
+        };
         /** RoundCompleted */
         RoundCompleted: {
             /**
@@ -642,6 +667,13 @@ export interface components {
              * @default 0
              */
             bytes_up?: number;
+            /**
+             * Client Epsilons
+             * @description Per-hospital epsilon (dp.mode sample)
+             */
+            client_epsilons?: {
+                [key: string]: number;
+            };
             /**
              * Clients Acc Mean
              * @description Unweighted mean over hospitals of the global model's ACC on each hospital's val split
@@ -666,6 +698,11 @@ export interface components {
             clients_failed?: string[];
             /** Clients Ok */
             clients_ok?: string[];
+            /**
+             * Epsilon
+             * @description DP budget spent so far at dp.delta; null without DP
+             */
+            epsilon?: number | null;
             /** @description Global model on the test split after aggregation */
             metrics: components["schemas"]["GlobalMetrics"];
             /**
@@ -729,6 +766,13 @@ export interface components {
              * @default 0
              */
             bytes_up?: number;
+            /**
+             * Client Epsilons
+             * @description Per-hospital epsilon (DP-SGD)
+             */
+            client_epsilons?: {
+                [key: string]: number;
+            };
             /** Client Train Loss */
             client_train_loss?: {
                 [key: string]: number;
@@ -739,6 +783,11 @@ export interface components {
             clients_ok?: string[];
             /** Completed At */
             completed_at?: number | null;
+            /**
+             * Epsilon
+             * @description DP budget spent after this round; null without DP
+             */
+            epsilon?: number | null;
             /** Loss */
             loss?: number | null;
             /**

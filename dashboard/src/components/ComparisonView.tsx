@@ -21,6 +21,9 @@ function Row({ e, baseline }: { e: ComparisonEntry; baseline?: ComparisonEntry }
       <TableCell className="text-right tabular-nums">{fmtMetric(test.balanced_acc)}</TableCell>
       <TableCell className="text-right tabular-nums">{fmtMetric(test.loss)}</TableCell>
       <TableCell className="text-right tabular-nums">{delta == null ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(3)}`}</TableCell>
+      <TableCell className="text-right tabular-nums" data-testid={`comparison-epsilon-${e.name}`}>
+        {e.privacy?.epsilon == null ? "—" : `${e.privacy.epsilon.toFixed(2)} (${e.privacy.mode})${e.privacy.budget_stopped ? " budget" : ""}`}
+      </TableCell>
     </TableRow>
   );
 }
@@ -34,7 +37,7 @@ export function ComparisonView({ data, error }: { data: Comparison | null; error
     <Card>
       <CardHeader>
         <CardTitle>Phase comparison</CardTitle>
-        <CardDescription>Final test metrics from each phase's metrics.json and the centralized baselines; Δ ACC is against the centralized model on the same dataset.</CardDescription>
+        <CardDescription>Final test metrics from each phase's metrics.json and the centralized baselines; Δ ACC is against the centralized model on the same dataset; ε is the privacy budget a DP phase spent.</CardDescription>
       </CardHeader>
       <CardContent>
         {error && <p role="alert" className="text-sm text-destructive">{error}</p>}
@@ -56,6 +59,7 @@ export function ComparisonView({ data, error }: { data: Comparison | null; error
                 <TableHead className="text-right">Bal. ACC</TableHead>
                 <TableHead className="text-right">Loss</TableHead>
                 <TableHead className="text-right">Δ ACC</TableHead>
+                <TableHead className="text-right">ε (DP)</TableHead>
               </TableRow>
             </TableHeader>
             <TableBody>

@@ -13,11 +13,19 @@ describe("KPIs and curves", () => {
     expect(screen.getByTestId("kpi-auc")).toHaveTextContent("0.850");
     expect(screen.getByTestId("kpi-loss")).toHaveTextContent("0.500");
     expect(screen.getByTestId("kpi-throughput")).toHaveTextContent("100/s");
+    expect(screen.getByTestId("kpi-epsilon")).toHaveTextContent("off");
     // ACC, AUC and balanced ACC: 3 rounds each.
     expect(screen.getByTestId("chart-accuracy")).toHaveAttribute("data-points", "9");
     expect(screen.getByTestId("chart-duration")).toHaveAttribute("data-points", "3");
     // client_2 failed in round 2: 3 + 3 + 2 train losses.
     expect(screen.getByTestId("chart-client-loss")).toHaveAttribute("data-points", "8");
+  });
+
+  it("shows the privacy budget of a DP run", () => {
+    const events = phaseEvents(2, { finish: false }).map((ev) =>
+      ev.type === "round_completed" ? { ...ev, epsilon: ev.round * 1.5 } : ev);
+    render(<KpiCards run={applyEvents(emptyRun("x"), events)} />);
+    expect(screen.getByTestId("kpi-epsilon")).toHaveTextContent("3.00");
   });
 
   it("show the last round's mean and worst hospital ACC and balanced ACC", () => {

@@ -31,7 +31,7 @@ export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
   const end = run.finished || now == null ? run.lastTs : Math.max(now, run.lastTs ?? now);
   const elapsed = run.startedAt != null && end != null ? end - run.startedAt : null;
   return (
-    <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-8">
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-9">
       <Kpi label="Round" value={`${run.currentRound}/${run.numRounds ?? "?"}`} testId="kpi-round" hint={`${done.length} completed`} />
       <Kpi label="Test ACC" value={fmtMetric(m.acc)} testId="kpi-acc" />
       <Kpi label="Test AUC" value={fmtMetric(m.auc)} testId="kpi-auc" />
@@ -41,6 +41,7 @@ export function KpiCards({ run, now }: { run: LiveRun; now?: number }) {
       <Kpi label="Hospital bal. ACC" value={fmtMetric(h?.balanced_acc_mean)} testId="kpi-hospital-balanced-acc"
         hint={`mean of local val; worst ${fmtMetric(h?.balanced_acc_worst)}`} />
       <Kpi label="Throughput" value={throughput == null ? "—" : `${throughput.toFixed(0)}/s`} testId="kpi-throughput" hint="examples per second, last round" />
+      <Kpi label="Privacy ε" value={last?.epsilon == null ? "off" : last.epsilon.toFixed(2)} testId="kpi-epsilon" hint={last?.epsilon == null ? "no differential privacy" : "DP budget spent so far"} />
       <Kpi label="Elapsed" value={fmtDuration(elapsed)} testId="kpi-elapsed" hint={`${run.eventCount} events`} />
     </div>
   );

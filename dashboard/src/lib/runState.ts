@@ -47,6 +47,8 @@ export interface RoundView {
   clients_ok: string[];
   clients_failed: string[];
   client_train_loss: Record<string, number>;
+  /** DP budget spent after this round (null without differential privacy). */
+  epsilon: number | null;
   hospitals: HospitalMetrics;
   completed: boolean;
 }
@@ -105,7 +107,7 @@ function withRound(run: LiveRun, round: number, change: (r: RoundView) => RoundV
   const index = run.rounds.findIndex((r) => r.round === round);
   const base: RoundView = index >= 0 ? run.rounds[index] : {
     round, metrics: {}, train_loss: null, seconds: null, num_examples: 0, clients_ok: [], clients_failed: [],
-    client_train_loss: {}, hospitals: NO_HOSPITALS, completed: false,
+    client_train_loss: {}, epsilon: null, hospitals: NO_HOSPITALS, completed: false,
   };
   const rounds = [...run.rounds];
   if (index >= 0) rounds[index] = change(base);
@@ -180,6 +182,7 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
       next = withRound(next, ev.round, (r) => ({
         ...r, metrics: ev.metrics ?? {}, train_loss: ev.train_loss ?? null, seconds: ev.seconds,
         num_examples: ev.num_examples ?? 0, clients_ok: ev.clients_ok ?? [], clients_failed: ev.clients_failed ?? [],
+        epsilon: ev.epsilon ?? null,
         hospitals: {
           acc_mean: ev.clients_acc_mean ?? null, acc_worst: ev.clients_acc_worst ?? null,
           balanced_acc_mean: ev.clients_balanced_acc_mean ?? null, balanced_acc_worst: ev.clients_balanced_acc_worst ?? null,

@@ -92,6 +92,8 @@ class RoundCompleted(_Event):
     clients_balanced_acc_mean: float | None = Field(default=None, description="Unweighted mean hospital val "
                                                     "balanced ACC")
     clients_balanced_acc_worst: float | None = Field(default=None, description="Lowest hospital val balanced ACC")
+    epsilon: float | None = Field(default=None, ge=0, description="DP budget spent so far at dp.delta; null without DP")
+    client_epsilons: dict[str, float] = Field(default_factory=dict, description="Per-hospital epsilon (dp.mode sample)")
 
 
 class RunFinished(_Event):

@@ -63,6 +63,8 @@ class RoundRow(BaseModel):
     bytes_down: int = 0
     bytes_up: int = 0
     client_train_loss: dict[str, float] = Field(default_factory=dict)
+    epsilon: float | None = Field(default=None, description="DP budget spent after this round; null without DP")
+    client_epsilons: dict[str, float] = Field(default_factory=dict, description="Per-hospital epsilon (DP-SGD)")
     started_at: float | None = None
     completed_at: float | None = None
 
@@ -136,6 +138,18 @@ class PhaseLaunch(BaseModel):
     log_path: str
 
 
+class PrivacyReport(BaseModel):
+    """metrics.json `privacy` block of a DP phase (fedforge/fl/privacy.py)."""
+
+    mode: str
+    epsilon: float | None = None
+    delta: float | None = None
+    noise_multiplier: float | None = None
+    clipping_norm: float | None = None
+    max_epsilon: float | None = None
+    budget_stopped: bool = False
+
+
 class ComparisonEntry(BaseModel):
     kind: Literal["federated", "centralized"]
     name: str = Field(description="Phase name (federated) or dataset (centralized)")
@@ -145,6 +159,7 @@ class ComparisonEntry(BaseModel):
     rounds: int | None = None
     test: GlobalMetrics = Field(default_factory=GlobalMetrics)
     val: GlobalMetrics = Field(default_factory=GlobalMetrics)
+    privacy: PrivacyReport | None = Field(default=None, description="DP budget of the phase; null without DP")
     path: str
 
 

@@ -16,7 +16,7 @@ import sqlite_utils
 from fedforge.monitor.server.core import projection
 from fedforge.monitor.server.core.runstate import next_state
 
-JSON_COLUMNS = {"metrics", "label_histogram", "clients_ok", "clients_failed", "client_train_loss"}
+JSON_COLUMNS = {"metrics", "label_histogram", "clients_ok", "clients_failed", "client_train_loss", "client_epsilons"}
 HISTORY_LIMIT = 1000  # newest per-round results returned per node
 
 SCHEMA = {
@@ -27,7 +27,7 @@ SCHEMA = {
     "rounds": ({"run_id": str, "round": int, "acc": float, "auc": float, "balanced_acc": float, "loss": float,
                 "train_loss": float, "clients_ok": str, "clients_failed": str, "num_examples": int,
                 "seconds": float, "bytes_down": int, "bytes_up": int, "client_train_loss": str,
-                "started_at": float, "completed_at": float}, ("run_id", "round")),
+                "started_at": float, "completed_at": float, "epsilon": float, "client_epsilons": str}, ("run_id", "round")),
     "nodes": ({"run_id": str, "node_id": str, "kind": str, "state": str, "last_seen": float,
                "partition_size": int, "label_histogram": str, "failures": int, "last_error": str},
               ("run_id", "node_id")),
@@ -78,6 +78,9 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode; much faster
             for name, (columns, pk) in SCHEMA.items():
                 self.db[name].create(columns, pk=pk, if_not_exists=True)
+                for column, kind in columns.items():  # a DB made before a column existed (rounds.epsilon) gets it
+                    if column not in self.db[name].columns_dict:
+                        self.db[name].add_column(column, kind)
             self.db["runs"].create_index(["phase"], if_not_exists=True)
             self.db["control_actions"].create_index(["run_id"], if_not_exists=True)
             self.db["node_history"].create_index(["run_id", "node_id", "seq"], if_not_exists=True)

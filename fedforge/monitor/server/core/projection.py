@@ -35,7 +35,8 @@ def new_node(run_id: str, node_id: str) -> dict:
 def new_round(run_id: str, number: int) -> dict:
     return {"run_id": run_id, "round": number, "acc": None, "auc": None, "balanced_acc": None, "loss": None,
             "train_loss": None, "clients_ok": [], "clients_failed": [], "num_examples": 0, "seconds": None,
-            "bytes_down": 0, "bytes_up": 0, "client_train_loss": {}, "started_at": None, "completed_at": None}
+            "bytes_down": 0, "bytes_up": 0, "client_train_loss": {}, "started_at": None, "completed_at": None,
+            "epsilon": None, "client_epsilons": {}}
 
 
 def _seen(node: dict, ts: float) -> None:
@@ -94,7 +95,8 @@ def apply(event, run: dict, node, round_row, history, every_node) -> None:
         r = round_row(event.round)
         r.update(event.metrics.model_dump(), train_loss=event.train_loss, clients_ok=event.clients_ok,
                  clients_failed=event.clients_failed, num_examples=event.num_examples, seconds=event.seconds,
-                 bytes_down=event.bytes_down, bytes_up=event.bytes_up, completed_at=event.ts)
+                 bytes_down=event.bytes_down, bytes_up=event.bytes_up, completed_at=event.ts, epsilon=event.epsilon,
+                 client_epsilons=event.client_epsilons)
         run["current_round"] = max(run["current_round"], event.round)
         run["metrics"] = event.metrics.model_dump()
         server["state"] = "idle"

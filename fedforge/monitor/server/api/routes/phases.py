@@ -10,7 +10,7 @@ from fedforge import config
 from fedforge.monitor.client.events import GlobalMetrics
 from fedforge.monitor.server.api.deps import LauncherDep, OriginDep, SettingsDep, StoreDep, TokenDep
 from fedforge.monitor.server.core.launcher import PhaseBusy
-from fedforge.monitor.server.models import Comparison, ComparisonEntry, Message, PhaseInfo, PhaseLaunch
+from fedforge.monitor.server.models import Comparison, ComparisonEntry, Message, PhaseInfo, PhaseLaunch, PrivacyReport
 
 router = APIRouter(tags=["phases"])
 log = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ def _entry(kind: str, name: str, path, data: dict) -> ComparisonEntry:
     return ComparisonEntry(kind=kind, name=name, dataset=data.get("dataset", name if kind == "centralized" else None),
                            strategy=data.get("strategy"), data_source=data.get("data_source"),
                            rounds=rounds if isinstance(rounds, int) else None, test=metrics("test"),
-                           val=metrics("val"), path=str(path))
+                           val=metrics("val"), path=str(path),
+                           privacy=PrivacyReport(**data["privacy"]) if isinstance(data.get("privacy"), dict) else None)
 
 
 @router.get("/comparison", response_model=Comparison)
