@@ -14,6 +14,8 @@ import contextlib
 import copy
 import functools
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,16 @@ def tiny_params_dict(**overrides) -> dict:
     for key, value in {**TINY, **overrides}.items():
         set_key(params, key, value)
     return params
+
+
+def copy_tracked_files(dst: Path) -> Path:
+    """The files git tracks in this repo, copied to `dst` (a clone's working tree without .git or DVC cache)."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dst / name)
+    return dst
 
 
 def write_params(folder: Path, params: dict) -> Path:

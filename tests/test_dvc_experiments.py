@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, tiny_params_dict, write_params
+from tests.conftest import REPO, copy_tracked_files, tiny_params_dict, write_params
 
 pytestmark = pytest.mark.slow
 DVC = [sys.executable, "-m", "dvc"]
@@ -32,11 +31,7 @@ def run(cmd: list[str], cwd, env) -> str:
 def fresh_clone(tmp_path):
     """This repo's tracked files, committed dvc.lock included, in a new git repo: an empty DVC cache, tiny params."""
     dst = tmp_path / "repo"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, files.split("\0")):
-        if (REPO / name).is_file():
-            (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dst / name)
+    copy_tracked_files(dst)
     params = tiny_params_dict(**{"data.datasets": ["bloodmnist"], "phases.A.local_epochs": 1})
     params["phases"] = {"A": params["phases"]["A"]}
     write_params(dst, params)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, tiny_params_dict, write_params
+from tests.conftest import copy_tracked_files, tiny_params_dict, write_params
 
 pytestmark = pytest.mark.slow
 DATA_STAGES = ["audit", "preprocess"]  # their upstream download@ and partition@ run too
@@ -36,11 +36,7 @@ def ran(output: str) -> set[str]:
 def repo_copy(tmp_path) -> tuple[Path, dict]:
     """The tracked files of this repo in a fresh git repo, with tiny params (BloodMNIST only)."""
     dst = tmp_path / "repo"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, files.split("\0")):
-        if (REPO / name).is_file():
-            (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dst / name)
+    copy_tracked_files(dst)
     (dst / "dvc.lock").unlink(missing_ok=True)
     params = tiny_params_dict(**{"data.datasets": ["bloodmnist"]})
     params["phases"] = {name: phase for name, phase in params["phases"].items() if phase["dataset"] == "bloodmnist"}

@@ -1,5 +1,5 @@
 // Server + clients as an SVG graph: fill = node state, ring = liveness, animated edge = this round's traffic.
-import { memo } from "react";
+import { memo, type KeyboardEvent } from "react";
 import type { Liveness, NodeState } from "@/api/types";
 import type { LiveRun, NodeView } from "@/lib/runState";
 
@@ -35,21 +35,22 @@ const Node = memo(NodeView);
 function NodeView({ node, x, y, liveness, onSelect, compact = false }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void; compact?: boolean }) {
   const r = node.kind === "server" ? 32 : compact ? 8 : 26;
   const ring = liveness === "lost" ? "#dc2626" : liveness === "stale" ? "#f59e0b" : "transparent";
+  const groupProps = {
+    "data-testid": `topology-node-${node.id}`,
+    "data-state": node.state,
+    "data-liveness": liveness,
+    transform: `translate(${x},${y})`,
+    className: onSelect ? "cursor-pointer" : undefined,
+    onClick: () => onSelect?.(node.id),
+    role: onSelect ? "button" : undefined,
+    tabIndex: onSelect ? 0 : undefined,
+    onKeyDown: (e: KeyboardEvent) => (e.key === "Enter" || e.key === " ") && onSelect?.(node.id),
+    "aria-label": `${node.id}: ${node.state}${liveness !== "online" ? `, ${liveness}` : ""}`,
+    opacity: liveness === "lost" ? 0.5 : 1,
+  };
   if (compact) {
     return (
-      <g
-        data-testid={`topology-node-${node.id}`}
-        data-state={node.state}
-        data-liveness={liveness}
-        transform={`translate(${x},${y})`}
-        className={onSelect ? "cursor-pointer" : undefined}
-        onClick={() => onSelect?.(node.id)}
-        role={onSelect ? "button" : undefined}
-        tabIndex={onSelect ? 0 : undefined}
-        onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && onSelect?.(node.id)}
-        aria-label={`${node.id}: ${node.state}${liveness !== "online" ? `, ${liveness}` : ""}`}
-        opacity={liveness === "lost" ? 0.5 : 1}
-      >
+      <g {...groupProps}>
         <title>{`${node.id}: ${node.state}${liveness !== "online" ? ` · ${liveness}` : ""}`}</title>
         <circle r={r + 3} fill="none" stroke={ring} strokeWidth={2} />
         <circle r={r} fill={STATE_COLOURS[node.state]} />
@@ -57,19 +58,7 @@ function NodeView({ node, x, y, liveness, onSelect, compact = false }: { node: N
     );
   }
   return (
-    <g
-      data-testid={`topology-node-${node.id}`}
-      data-state={node.state}
-      data-liveness={liveness}
-      transform={`translate(${x},${y})`}
-      className={onSelect ? "cursor-pointer" : undefined}
-      onClick={() => onSelect?.(node.id)}
-      role={onSelect ? "button" : undefined}
-      tabIndex={onSelect ? 0 : undefined}
-      onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && onSelect?.(node.id)}
-      aria-label={`${node.id}: ${node.state}${liveness !== "online" ? `, ${liveness}` : ""}`}
-      opacity={liveness === "lost" ? 0.5 : 1}
-    >
+    <g {...groupProps}>
       <circle r={r + 5} fill="none" stroke={ring} strokeWidth={3} strokeDasharray={liveness === "online" ? undefined : "5 3"} />
       <circle r={r} fill={STATE_COLOURS[node.state]} />
       <text y={5} textAnchor="middle" className="fill-white text-[13px] font-semibold">
