@@ -66,7 +66,7 @@ def test_client_app_passes_mu_from_the_message(tiny_repo, monkeypatch):
 
     def fake_train_local(model, ds, **kwargs):
         received.update(kwargs)
-        return {"train_loss": 1.0, "num_examples": len(ds), "seconds": 0.0}
+        return {"train_loss": 1.0, "num_examples": len(ds), "seconds": 0.0, "cpu_seconds": 0.0}
 
     monkeypatch.setattr(task, "train_local", fake_train_local)
     cfg = tiny_config(strategy="fedprox", proximal_mu=0.5, rounds=1)
