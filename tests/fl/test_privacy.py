@@ -75,16 +75,19 @@ def test_phase_norm_override_lets_a_dp_phase_use_groupnorm_over_a_batchnorm_mode
 
 
 def test_a_dp_phase_whose_built_model_still_has_batchnorm_is_refused(tiny_repo):
+    """The built model decides: the GroupNorm ResNet passes, the same model with a BatchNorm layer is refused."""
     raw = tiny_raw(min_clients=2)
-    raw["model"].update(arch="resnet", norm="group")  # resnet here may ignore model.norm: the built model decides
+    raw["model"].update(arch="resnet", norm="group")
     raw["phases"]["T"]["dp"] = DP
     cfg = config.parse(raw)
     from fedforge.fl import task
 
     model = task.new_model(cfg, tiny_repo, "bloodmnist", cfg.phase("T"))
-    if not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()):
-        pytest.skip("this branch's resnet honours norm: group (GroupNorm ResNet)")
-    with pytest.raises(config.ConfigError, match=r"^phases.T.dp.mode: got 'client'; the ResNetForImageClassification"):
+    privacy.check_model(model, cfg.phase("T"), "T")  # GroupNorm only: accepted
+    model.extra = torch.nn.BatchNorm2d(4)  # an architecture that ignores model.norm
+    with pytest.raises(config.ConfigError, match=r"^phases.T.dp.mode: got 'client'; the "
+                                                  r"FedForgeResNetForImageClassification built for it still has "
+                                                  r"BatchNorm \(extra, ...\)"):
         privacy.check_model(model, cfg.phase("T"), "T")
 
 
