@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from fedforge import paths
-from fedforge.errors import UserError
+from fedforge.errors import MissingInputError, UserError
 from fedforge.fl.results import CLIENT_LOSS_PREFIX, EPSILON_COLUMN, HOSPITAL_COLUMNS, ROUNDS_COLUMNS
 from fedforge.train.metrics import METRIC_KEYS
 
 ID_LIST_COLUMNS = ("clients_ok", "clients_failed")
 
 
-class MissingOutputError(UserError, FileNotFoundError):
+class MissingOutputError(MissingInputError):
     """A phase or baseline output the analysis needs is absent or unreadable; the message says the fix."""
 
 
