@@ -119,6 +119,7 @@ class PhaseConfig(Section):
     loss: Loss
     focal_gamma: float = Field(ge=0.0, le=10.0)
     norm: Literal["model", "group", "batch"]  # model = model.norm; else this phase's override of it
+    bn: Literal["global", "local", "recalibrated"]  # where BatchNorm lives in the federation (fl/batchnorm.py)
     dp: DpConfig
 
 
@@ -192,6 +193,7 @@ class Config(Section):
                 _fail(f"phases.{name}.min_clients", phase.min_clients,
                       f"allowed: at most partition.num_clients ({self.partition.num_clients})")
             self._dp_checks(name, phase)
+            self._bn_checks(name, phase)
             if self.federation.secure_aggregation != "none" and phase.dp.mode != "none":
                 _fail(f"phases.{name}.dp.mode", phase.dp.mode, "allowed: none with federation.secure_aggregation "
                       "secaggplus (fl/secagg_app.py does not run DP yet)")
@@ -199,6 +201,21 @@ class Config(Section):
             _fail("federation.secure_aggregation", self.federation.secure_aggregation,
                   "allowed: none below 3 hospitals (SecAgg+ masks need 3 or more: partition.num_clients)")
         return self
+
+    def phase_norm(self, phase: PhaseConfig) -> str:
+        """The normalisation a phase's model uses: its `norm` override, or model.norm."""
+        return phase.norm if phase.norm != "model" else self.model.norm
+
+    def _bn_checks(self, name: str, phase: PhaseConfig) -> None:
+        """bn: local / recalibrated need BatchNorm to act on, and the plain Message-API apps."""
+        if phase.bn == "global":
+            return
+        if self.phase_norm(phase) != "batch":
+            _fail(f"phases.{name}.bn", phase.bn, f"allowed: global with norm {self.phase_norm(phase)} (the model has "
+                  "no BatchNorm to keep local or re-estimate)")
+        if self.federation.secure_aggregation != "none":
+            _fail(f"phases.{name}.bn", phase.bn, "allowed: global with federation.secure_aggregation secaggplus "
+                  "(fl/secagg_app.py aggregates the whole state_dict)")
 
     def _dp_checks(self, name: str, phase: PhaseConfig) -> None:
         """A DP phase must protect all shared state and fit what the accountant can account for."""
@@ -211,11 +228,13 @@ class Config(Section):
         if dp.noise_multiplier <= 0:
             _fail(f"phases.{name}.dp.noise_multiplier", dp.noise_multiplier,
                   "allowed: > 0 when dp.mode is not none (no noise, no privacy)")
-        # TODO(quality, bn: local): also accept a phase whose BatchNorm never leaves the hospital (bn: local).
-        norm = phase.norm if phase.norm != "model" else self.model.norm
-        if norm != "group":
-            _fail(f"phases.{name}.norm", phase.norm, f"allowed: group for dp.mode {dp.mode} (the model would share "
-                  f"BatchNorm statistics without noise, which voids the guarantee; model.norm is {self.model.norm})")
+        if self.phase_norm(phase) != "group" and phase.bn != "local":
+            _fail(f"phases.{name}.norm", phase.norm, f"allowed: group, or bn: local, for dp.mode {dp.mode} (the "
+                  f"model would share BatchNorm statistics without noise, which voids the guarantee; model.norm is "
+                  f"{self.model.norm}, phases.{name}.bn is {phase.bn})")
+        if dp.mode == "sample" and self.phase_norm(phase) != "group":
+            _fail(f"phases.{name}.norm", phase.norm, "allowed: group for dp.mode sample (Opacus' per-sample "
+                  "gradients do not support BatchNorm, even a local one)")
         if dp.mode == "client" and phase.strategy not in ("fedavg", "fedprox"):
             _fail(f"phases.{name}.strategy", phase.strategy, "allowed: fedavg or fedprox with dp.mode client "
                   "(the privacy accountant needs FedAvg's own unweighted average)")

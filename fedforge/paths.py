@@ -14,6 +14,11 @@ def client_id(partition_id: int) -> str:
     return f"client_{int(partition_id)}"
 
 
+def partition_id(client: str) -> int:
+    """The partition id in a client id: client_7 -> 7 (the inverse of client_id)."""
+    return int(client.removeprefix("client_"))
+
+
 def npz_name(dataset: str, image_size: int) -> str:
     """MedMNIST's own file name: bloodmnist.npz at 28 px, bloodmnist_64.npz at 64 px and so on."""
     return f"{dataset}.npz" if image_size == 28 else f"{dataset}_{image_size}.npz"

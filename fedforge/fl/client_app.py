@@ -16,9 +16,10 @@ import torch
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from fedforge import paths
-from fedforge.fl import appconfig, privacy, task
+from fedforge import io, paths
+from fedforge.fl import appconfig, batchnorm, privacy, task
 from fedforge.train.device import runtime_device
+from fedforge.train.metrics import METRIC_KEYS
 
 app = ClientApp()
 
@@ -31,7 +32,14 @@ def _node(context: Context) -> tuple:
         raise ValueError(f"node_config partition-id={pid} num-partitions={num} does not fit "
                          f"partition.num_clients={cfg.partition.num_clients}")
     repo_root = Path(str(context.node_config.get("repo-root", repo_root)))
-    return cfg, cfg.phase(phase), repo_root, pid
+    return cfg, cfg.phase(phase), repo_root, pid, phase
+
+
+def _own_batchnorm(model, conf, repo_root: Path, phase_name: str, pid: int) -> Path:
+    """bn: local: put this hospital's own BatchNorm copy (the round the server names) into the model."""
+    folder = batchnorm.local_state_dir(repo_root, phase_name, pid)
+    batchnorm.load_local(model, folder, int(conf["bn-rounds"][pid]))
+    return folder
 
 
 def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
@@ -47,7 +55,7 @@ def _maybe_fail(pid: int, stage: str, server_round: int) -> None:
 @app.train(mods=[privacy.clipping_mod])  # DP phases only: the mod passes through elsewhere
 def train(msg: Message, context: Context) -> Message:
     """Local epochs of HF Trainer from the received global arrays; reply with new arrays + train loss."""
-    cfg, phase, repo_root, pid = _node(context)
+    cfg, phase, repo_root, pid, phase_name = _node(context)
     conf = msg.content["config"]
     server_round = int(conf["server-round"])
     _maybe_fail(pid, "train", server_round)
@@ -55,6 +63,8 @@ def train(msg: Message, context: Context) -> Message:
     train_ds, _ = task.client_data(repo_root, phase.dataset, pid)
     model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
+    local = phase.bn == "local"
+    folder = _own_batchnorm(model, conf, repo_root, phase_name, pid) if local else None
     result = task.train_local(
         model, train_ds, epochs=int(conf["local-epochs"]), steps=int(conf.get("local-steps", 0)),
         batch_size=int(conf["batch-size"]),
@@ -65,27 +75,42 @@ def train(msg: Message, context: Context) -> Message:
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
                             "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
                             **privacy.client_metrics(phase, result)})
-    content = RecordDict({"arrays": task.get_arrays(model.cpu()), "metrics": metrics,
+    arrays = task.get_arrays(model.cpu())
+    if local:  # FedBN: the hospital keeps its BatchNorm (saved for the next round and a resume), never sends it
+        batchnorm.save_local(model, folder, server_round)
+        arrays = batchnorm.without_keys(arrays, batchnorm.batchnorm_keys(model))
+    content = RecordDict({"arrays": arrays, "metrics": metrics,
                           "client": ConfigRecord({"client-id": paths.client_id(pid)})})
     return Message(content=content, reply_to=msg)
 
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
-    """Evaluate the received global arrays on this client's local validation split."""
-    cfg, phase, repo_root, pid = _node(context)
-    server_round = int(msg.content["config"]["server-round"])
+    """Evaluate the model this hospital would use (the global arrays; with bn: local, its own BatchNorm in them)
+    on its local validation split. bn: local also evaluates that model on the shared val and test splits (the
+    server cannot: it never sees the hospital's BatchNorm) and saves it as model/client_<i>/."""
+    cfg, phase, repo_root, pid, phase_name = _node(context)
+    conf = msg.content["config"]
+    server_round = int(conf["server-round"])
     _maybe_fail(pid, "evaluate", server_round)
     device = runtime_device(cfg)
     _, val_ds = task.client_data(repo_root, phase.dataset, pid)
     model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
+    if phase.bn == "local":
+        _own_batchnorm(model, conf, repo_root, phase_name, pid)
     with torch.no_grad():
         result = task.evaluate(model, val_ds, batch_size=phase.batch_size, device=device)
+        shared = {f"central_{split}_{key}": value for split in ("val", "test") if phase.bn == "local"
+                  for key, value in task.evaluate(model, task.central_split(repo_root, phase.dataset, split),
+                                                  batch_size=phase.batch_size, device=device).items()
+                  if key in METRIC_KEYS}
+    if phase.bn == "local":
+        io.save_model(model.cpu(), repo_root / paths.federated_dir(phase_name) / "model" / paths.client_id(pid))
     metrics = MetricRecord({"num-examples": result["num_examples"], "eval_loss": result["loss"],
                             "eval_acc": result["acc"], "eval_balanced_acc": result["balanced_acc"],
                             "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
-                            **privacy.client_metrics(phase)})
+                            **shared, **privacy.client_metrics(phase)})
     return Message(content=RecordDict({"metrics": metrics,
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
                    reply_to=msg)
@@ -94,8 +119,22 @@ def evaluate(msg: Message, context: Context) -> Message:
 @app.query()
 def describe(msg: Message, context: Context) -> Message:
     """Tell the server who this node is: client id, training-set size and label histogram."""
-    _cfg, phase, repo_root, pid = _node(context)
+    _cfg, phase, repo_root, pid, _ = _node(context)
     summary = task.client_summary(repo_root, phase.dataset, pid)
     record = ConfigRecord({"client-id": paths.client_id(pid), "partition-id": pid, "size": summary["size"],
                            "label-histogram": summary["label_histogram"]})
     return Message(content=RecordDict({"client": record}), reply_to=msg)
+
+
+@app.query("bn_stats")
+def batchnorm_statistics(msg: Message, context: Context) -> Message:
+    """bn: recalibrated: BatchNorm running statistics of the received global weights, re-estimated on this
+    hospital's training images (forward passes only; fl/batchnorm.py), and how many batches they average."""
+    cfg, phase, repo_root, pid, _ = _node(context)
+    train_ds, _ = task.client_data(repo_root, phase.dataset, pid)
+    model = task.client_model(cfg, repo_root, phase.dataset, phase)
+    task.set_arrays(model, msg.content["arrays"])
+    stats, batches = batchnorm.estimate_statistics(model, train_ds, phase.batch_size, runtime_device(cfg))
+    return Message(content=RecordDict({"arrays": stats, "metrics": MetricRecord({"num-batches": batches}),
+                                       "client": ConfigRecord({"client-id": paths.client_id(pid)})}),
+                   reply_to=msg)

@@ -148,6 +148,19 @@ class ObservedGrid(Grid):
                               f"lower phases.<phase>.min_clients.")
         return replies
 
+    def exchange_statistics(self, messages: list[Message], timeout: float | None) -> list[Message]:
+        """A bn: recalibrated statistics pass inside round aggregation (fl/strategies.py): its bytes count to the
+        round; a hospital that fails it is only logged and left out. Returns the good replies, by partition."""
+        stats = self.rounds[int(messages[0].content["config"]["server-round"])]
+        stats.bytes_down += sum(wire_size(m) for m in messages)
+        replies = sorted(self._exchange(messages, timeout), key=lambda r: self._by_partition(r.metadata.src_node_id))
+        stats.bytes_up += sum(wire_size(r) for r in replies)
+        for reply in replies:
+            if reply.has_error():
+                log.warning("round %d: %s failed the BatchNorm statistics pass: %s", stats.round,
+                            self.name(reply.metadata.src_node_id), reply.error.reason)
+        return [reply for reply in replies if not reply.has_error()]
+
     def _exchange(self, messages: list[Message], timeout: float | None) -> list[Message]:
         """Push, then pull every 0.2 s until all replied or `timeout` (Flower's HttpGrid sleeps 3 s per pull)."""
         pending = set(self.inner.push_messages(messages))

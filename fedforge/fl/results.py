@@ -45,6 +45,15 @@ def hospital_summary(evaluate: dict[str, dict]) -> dict[str, float | None]:
     return summary
 
 
+def hospital_models_mean(evaluate: dict[str, dict], split: str) -> dict[str, float]:
+    """bn: local: the unweighted mean over hospitals of their own models' metrics on the shared `split` (val or
+    test), which each hospital reports as central_<split>_<metric> (the server never holds their BatchNorm)."""
+    reports = [m for m in evaluate.values() if f"central_{split}_acc" in m]
+    if not reports:
+        raise ValueError(f"no hospital reported its own model's {split} metrics this round (bn: local)")
+    return {k: sum(float(m[f"central_{split}_{k}"]) for m in reports) / len(reports) for k in METRIC_KEYS}
+
+
 def write_rounds_tsv(path: Path, rows: list[dict], client_ids: list[str]) -> None:
     """rounds.tsv: ROUNDS_COLUMNS, epsilon (DP phases), then train_loss.<client> per client; a line per round."""
     private = any(row.get(EPSILON_COLUMN) is not None for row in rows)  # a dp.mode none phase: no column at all

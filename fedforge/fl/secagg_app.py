@@ -51,7 +51,7 @@ class Hospital(NumPyClient):
     """One hospital on the legacy API: local training and evaluation via task.py."""
 
     def __init__(self, context: Context):
-        self.cfg, self.phase, self.root, self.pid = _node(context)
+        self.cfg, self.phase, self.root, self.pid, _ = _node(context)
         self.device = runtime_device(self.cfg)
 
     def _model(self, parameters):

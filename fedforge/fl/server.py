@@ -86,6 +86,7 @@ class PhaseRun:
         self.client_seconds = 0.0  # summed client train + evaluate seconds of this attempt (timing.json)
         self.privacy = privacy.PhasePrivacy(self.pc, cfg.partition.num_clients, resumed.privacy if resumed else None)
         self.strategy = self.privacy.build_strategy(cfg.seed, round_offset=self.resumed_from)
+        self.strategy.use_batchnorm(self.pc.bn, cfg.partition.num_clients, self.rows, cfg.federation.round_timeout)
         if resumed:
             strategies.load_strategy_state(self.strategy, resumed.strategy_state)
         events = self.out_dir / "events.jsonl"
@@ -155,11 +156,14 @@ class PhaseRun:
             return None  # strategy.start evaluates the initial arrays too; we only report completed rounds
         rnd = server_round + self.strategy.round_offset
         check_finite(self.phase_name, rnd, arrays)
-        test = self._global_metrics(arrays, self.test_ds)
-        check_finite(self.phase_name, rnd, arrays, test["loss"])
         stats = self.observer.rounds.get(rnd, RoundStats(rnd))
+        local = self.pc.bn == "local"  # then only the hospitals can evaluate their models (own BatchNorm)
+        test = results.hospital_models_mean(stats.evaluate, "test") if local else self._global_metrics(arrays, self.test_ds)
+        check_finite(self.phase_name, rnd, arrays, test["loss"])
         seconds = round(time.perf_counter() - stats.started, 3)
         row = self._row(rnd, test, stats)
+        if local:  # kept in the checkpoint's rows (not a rounds.tsv column) for metrics.json's val
+            row["hospital_models_val"] = results.hospital_models_mean(stats.evaluate, "val")
         client_epsilons = self.privacy.end_round(stats.train)
         if self.pc.dp.mode != "none":
             row[results.EPSILON_COLUMN] = self.privacy.epsilon()
@@ -221,13 +225,19 @@ class PhaseRun:
         test = {k: last[f"test_{k}"] for k in METRIC_KEYS} if last else self._global_metrics(self.arrays, self.test_ds)
         hospitals = {k: last[col] if last else None  # last round, each client's val
                      for col, k in zip(results.HOSPITAL_COLUMNS, results.HOSPITAL_KEYS, strict=True)}
-        val = self._global_metrics(self.arrays, task.central_split(self.repo_root, self.pc.dataset, "val"))
-        task.set_arrays(self.model, self.arrays)
-        io.save_model(self.model, self.out_dir / "model")
+        local = {}
+        if self.pc.bn == "local":  # each hospital saved its own model (model/client_<i>/) and reported its metrics
+            val = last["hospital_models_val"] if last else None
+            local = {"bn": "local", "test_is": "unweighted mean over hospitals of their own models "
+                                               "(global weights + the hospital's BatchNorm, model/client_<i>/)"}
+        else:
+            val = self._global_metrics(self.arrays, task.central_split(self.repo_root, self.pc.dataset, "val"))
+            task.set_arrays(self.model, self.arrays)
+            io.save_model(self.model, self.out_dir / "model")
         io.write_json(self.out_dir / "metrics.json", {
             "test": test, "val": val, "clients": hospitals, "rounds": self.done, "dataset": self.pc.dataset,
             "strategy": self.pc.strategy, "data_source": self.meta.get("data_source", "synthetic"),
-            "engine": self.engine, "device": self.device, **self.privacy.report()})
+            "engine": self.engine, "device": self.device, **local, **self.privacy.report()})
         self._write_timing()
         self._save_checkpoint(completed=True)
         self._emit_finished("completed", metrics=test)

@@ -8,31 +8,29 @@ Server state that outlives a round: FedAdam/FedYogi/FedAdagrad m_t/v_t (dicts), 
 BatchNorm buffers never go through a server optimizer (FedAdam/FedAvgM would move running variances
 below zero): after any strategy aggregates, running statistics are replaced by the plain example-weighted
 mean of the replies and `num_batches_tracked` counters keep the global value the round started from.
+phases.<X>.bn local / recalibrated (fl/batchnorm.py) hook in here too: a bn: local reply's missing BatchNorm
+keys are filled from the round's start arrays before any strategy sees it, and every message says which
+round's copy each hospital uses ("bn-rounds", by partition id); recalibrated replaces the running
+statistics with the ones the hospitals re-estimate under the new global weights (a "query.bn_stats" pass).
 """
 from __future__ import annotations
 
 import random
 
+import logging
+
 import numpy as np
-from flwr.app import Array, ArrayRecord
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.serverapp.strategy import FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian, FedProx, FedTrimmedAvg, FedYogi
 
 from fedforge.config import PhaseConfig
+from fedforge import paths
+from fedforge.fl import batchnorm
+from fedforge.fl.batchnorm import is_counter, is_running_stat
+
+log = logging.getLogger(__name__)
+STATISTICS_MESSAGE = "query.bn_stats"  # bn: recalibrated: the ClientApp's statistics pass (client_app.py)
 from fedforge.fl.flower_compat import aggregate_arrayrecords
-
-RUNNING_STAT_NAMES = ("running_mean", "running_var")  # float BatchNorm buffers: plain weighted mean
-COUNTER_NAME = "num_batches_tracked"  # integer BatchNorm counter: never averaged
-
-
-def is_running_stat(key: str) -> bool:
-    """True for a BatchNorm running mean/variance in a state_dict key."""
-    return key.rsplit(".", 1)[-1] in RUNNING_STAT_NAMES
-
-
-def is_counter(key: str) -> bool:
-    """True for a BatchNorm num_batches_tracked counter in a state_dict key."""
-    return key.rsplit(".", 1)[-1] == COUNTER_NAME
-
 
 def buffer_values(replies: list, global_arrays: ArrayRecord, weighted_by: str) -> dict[str, Array]:
     """The round's BatchNorm buffers: running statistics = the plain weighted mean of the replies (Flower's own
@@ -48,31 +46,77 @@ def buffer_values(replies: list, global_arrays: ArrayRecord, weighted_by: str) -
 
 
 class ResumableRounds:
-    """Mixin: shift every round number by `round_offset` and seed node sampling per round."""
+    """Mixin: shift every round number by `round_offset`, seed node sampling per round, apply phases.<X>.bn."""
 
     round_offset = 0
     sampling_seed = 0
     round_start_arrays = None  # set by configure_train: the global arrays the current round started from
+    grid = None  # set by configure_train: the grid of the run (bn: recalibrated sends its statistics pass on it)
+    bn = "global"  # phases.<X>.bn, set by use_batchnorm
+    trained_rounds: list[int] = []  # bn: local, by partition id: the last round each hospital trained in (0 = none)
+    statistics_timeout = None
+
+    def use_batchnorm(self, bn: str, num_clients: int, rows: list[dict], timeout: float) -> None:
+        """Apply phases.<X>.bn; `rows` (a resumed run's) say which round each hospital last trained in."""
+        self.bn, self.statistics_timeout = bn, timeout
+        self.trained_rounds = [0] * num_clients
+        for row in rows:
+            for client in row["clients_ok"]:
+                self.trained_rounds[paths.partition_id(client)] = int(row["round"])
+
+    def _with_bn_rounds(self, config: ConfigRecord) -> ConfigRecord:
+        return ConfigRecord({**config, "bn-rounds": list(self.trained_rounds)}) if self.bn == "local" else config
 
     def configure_train(self, server_round, arrays, config, grid):
         actual = server_round + self.round_offset
         random.seed(f"{self.sampling_seed}:train:{actual}")
-        self.round_start_arrays = arrays  # the global model this round started from (its counters are kept)
-        return super().configure_train(actual, arrays, config, grid)
+        self.round_start_arrays, self.grid = arrays, grid  # the global model this round started from (counters kept)
+        return super().configure_train(actual, arrays, self._with_bn_rounds(config), grid)
 
     def aggregate_train(self, server_round, replies):
+        actual = server_round + self.round_offset
         replies = list(replies)
+        if self.bn == "local":
+            self._fill_local_batchnorm(replies, actual)
         buffers = buffer_values(replies, self.round_start_arrays, self.weighted_by_key)
-        aggregated, metrics = super().aggregate_train(server_round + self.round_offset, replies)
+        aggregated, metrics = super().aggregate_train(actual, replies)
         if aggregated is not None:  # FedAvgM keeps `aggregated` as its current_arrays: edited in place, it agrees
             for key, value in buffers.items():
                 aggregated[key] = value
+            if self.bn == "recalibrated":
+                self._recalibrate(aggregated, replies, actual)
         return aggregated, metrics
+
+    def _fill_local_batchnorm(self, replies: list[Message], actual: int) -> None:
+        """bn: local: complete each reply with the server's BatchNorm values (the hospital kept its own) and
+        note the round as the hospital's latest copy."""
+        for msg in replies:
+            if msg.has_error():
+                continue
+            arrays = msg.content["arrays"]
+            msg.content["arrays"] = ArrayRecord({key: arrays[key] if key in arrays else self.round_start_arrays[key]
+                                                 for key in self.round_start_arrays})
+            self.trained_rounds[paths.partition_id(str(msg.content["client"]["client-id"]))] = actual
+
+    def _recalibrate(self, aggregated: ArrayRecord, replies: list[Message], actual: int) -> None:
+        """bn: recalibrated: the hospitals that trained re-estimate BatchNorm statistics under `aggregated`;
+        their batch-weighted mean replaces its running statistics (in place). A hospital that fails is left out."""
+        nodes = [msg.metadata.src_node_id for msg in replies if not msg.has_error()]
+        content = RecordDict({"arrays": aggregated, "config": ConfigRecord({"server-round": actual})})
+        answers = self.grid.exchange_statistics([Message(content, node, STATISTICS_MESSAGE) for node in nodes],
+                                                timeout=self.statistics_timeout)
+        if not answers:
+            log.warning("round %d: no hospital re-estimated BatchNorm statistics; keeping the averaged ones", actual)
+            return
+        pooled = batchnorm.pooled_statistics([(msg.content["arrays"], int(msg.content["metrics"]["num-batches"]))
+                                              for msg in answers])
+        for key, value in pooled.items():
+            aggregated[key] = value
 
     def configure_evaluate(self, server_round, arrays, config, grid):
         actual = server_round + self.round_offset
         random.seed(f"{self.sampling_seed}:evaluate:{actual}")
-        return super().configure_evaluate(actual, arrays, config, grid)
+        return super().configure_evaluate(actual, arrays, self._with_bn_rounds(config), grid)
 
     def aggregate_evaluate(self, server_round, replies):
         return super().aggregate_evaluate(server_round + self.round_offset, replies)

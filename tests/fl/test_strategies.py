@@ -6,7 +6,7 @@ import pytest
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
 from flwr.supercore.task_identity import TaskIdentity
 
-from fedforge.fl import strategies
+from fedforge.fl import batchnorm, strategies
 from tests.fl.conftest import tiny_config
 
 KEYS = ("conv.weight", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked")
@@ -77,5 +77,5 @@ def test_fedavg_buffers_equal_flowers_own_mean():
 
 
 def test_is_running_stat_and_is_counter():
-    assert [strategies.is_running_stat(k) for k in KEYS] == [False, True, True, False]
-    assert [strategies.is_counter(k) for k in KEYS] == [False, False, False, True]
+    assert [batchnorm.is_running_stat(k) for k in KEYS] == [False, True, True, False]
+    assert [batchnorm.is_counter(k) for k in KEYS] == [False, False, False, True]
