@@ -3,13 +3,16 @@
 Each hospital is a virtual SuperNode (node_config "partition-id", "num-partitions"; its node id is random,
 so the apps name clients by partition id only); ClientApps run in a pool of Ray actors, floor(CPUs /
 federation.client_cpus) of them, each holding torch + transformers (~1 GB). RAY_ADDRESS in the environment
-makes Ray join that cluster instead of starting one (every Ray node needs the data at the same path).
+makes Ray join that cluster instead of starting one (every Ray node needs the data at the same path); without
+it Ray is told to start its own ("local"), never to join whatever `ray start` last ran on this machine.
 
 The simulation runs in a child process (`python -m fedforge.fl.simulation`, the spec on stdin) rather than
 in the stage: Flower runs the ServerApp in a non-daemon thread that an interrupted run would leave waiting
 up to round_timeout, and Ray's processes fate-share with the process that called ray.init(). So stopping
 the child's process tree stops everything: on success, failure, Ctrl-C/SIGTERM (sigterm_as_interrupt) and
-SIGKILL of the stage (PR_SET_PDEATHSIG on the child, which Ray's own processes share).
+SIGKILL of the stage (PR_SET_PDEATHSIG on the child, which Ray's own processes share). On an existing
+cluster the child is only a Ray driver: its tree holds no Ray process, so the cluster outlives the stage, and
+Ray ends the run's actors when the driver disconnects or dies (tests/fl/test_ray_cluster.py).
 """
 from __future__ import annotations
 
@@ -38,19 +41,22 @@ class SimulationError(UserError, RuntimeError):
     """The simulation child failed (its traceback is on the stage's stderr above this line)."""
 
 
-def backend_config(cfg: Config) -> dict:
-    """Flower's Ray backend config from params: resources of one ClientApp actor, quiet Ray logging."""
+def backend_config(cfg: Config, ray_address: str | None) -> dict:
+    """Flower's Ray backend config: resources of one ClientApp actor from params, quiet Ray logging, and
+    the cluster to join (RAY_ADDRESS) or "local": Flower calls ray.init() without an address, which would
+    otherwise join the cluster recorded by the last `ray start` on this machine instead of starting one."""
     return {"client_resources": {"num_cpus": cfg.federation.client_cpus, "num_gpus": cfg.federation.client_gpus},
-            "init_args": {"logging_level": "WARNING", "log_to_driver": True}}
+            "init_args": {"address": ray_address or "local", "logging_level": "WARNING", "log_to_driver": True}}
 
 
 def run_simulation(cfg: Config, phase: str, run_config: dict) -> None:
     """Run one phase on the Simulation Engine in a child process; SimulationError unless it completes."""
+    ray_address = os.environ.get("RAY_ADDRESS") or None
     spec = {"run_config": run_config, "num_supernodes": cfg.partition.num_clients,
-            "backend_config": backend_config(cfg)}
-    log.info("phase %s: Simulation Engine, %d virtual SuperNodes, %s CPU / %s GPU per ClientApp actor%s",
+            "backend_config": backend_config(cfg, ray_address)}
+    log.info("phase %s: Simulation Engine, %d virtual SuperNodes, %s CPU / %s GPU per ClientApp actor, %s",
              phase, cfg.partition.num_clients, cfg.federation.client_cpus, cfg.federation.client_gpus,
-             f", Ray cluster {os.environ['RAY_ADDRESS']}" if os.environ.get("RAY_ADDRESS") else "")
+             f"on the Ray cluster at {ray_address}" if ray_address else "on a Ray instance of its own")
     with sigterm_as_interrupt():
         child = subprocess.Popen(  # stdout/stderr stay the stage's: Flower's and the apps' logs appear there
             [sys.executable, "-m", "fedforge.fl.simulation"], stdin=subprocess.PIPE, text=True,

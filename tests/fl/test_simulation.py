@@ -26,32 +26,34 @@ pytestmark = pytest.mark.slow
 OUT = "artifacts/federated/T"
 
 
-def _config(num_clients: int = 2, **phase) -> config.Config:
+def simulation_config(num_clients: int = 2, **phase) -> config.Config:
     raw = tiny_raw(**phase)
     raw["federation"]["engine"] = "simulation"
     raw["partition"]["num_clients"] = num_clients
     return config.parse(raw)
 
 
-def _rounds(root) -> list[tuple[str, str, str]]:
+def rounds(root) -> list[tuple[str, str, str]]:
     with open(root / OUT / "rounds.tsv") as fh:
         return [(r["round"], r["clients_ok"], r["clients_failed"]) for r in csv.DictReader(fh, delimiter="\t")]
 
 
-def _alive(processes: list[psutil.Process]) -> list[str]:
+def alive(processes: list[psutil.Process]) -> list[str]:
     """Command lines of the processes still running (zombies count as gone)."""
-    alive = []
+    running = []
     for p in processes:
         with contextlib.suppress(psutil.Error):
             if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(f"{p.pid}: {' '.join(p.cmdline())[:120]}")
-    return alive
+                running.append(f"{p.pid}: {' '.join(p.cmdline())[:120]}")
+    return running
 
 
-def _gone_within(processes: list[psutil.Process], seconds: float) -> list[str]:
-    """Wait until every process ended; kill and describe those that did not (so the next test starts clean)."""
+def gone_within(processes: list[psutil.Process], seconds: float) -> list[str]:
+    """Wait until every process ended; kill and describe those that did not (so the next test starts clean).
+
+    Shared with test_ray_cluster.py, as are simulation_config and rounds."""
     deadline = time.monotonic() + seconds
-    while (left := _alive(processes)) and time.monotonic() < deadline:
+    while (left := alive(processes)) and time.monotonic() < deadline:
         time.sleep(0.5)
     for p in processes:
         with contextlib.suppress(psutil.Error):
@@ -61,7 +63,7 @@ def _gone_within(processes: list[psutil.Process], seconds: float) -> list[str]:
 
 def test_phase_runs_on_the_simulation_engine_like_the_local_engine(tmp_path_factory):
     """3 hospitals, 2 sampled per round: the same hospitals (by partition id) and the same numbers as local."""
-    cfg = _config(num_clients=3, fraction_train=0.67)
+    cfg = simulation_config(num_clients=3, fraction_train=0.67)
     roots = {name: tmp_path_factory.mktemp(name) for name in ("simulation", "local")}
     for root in roots.values():
         write_tiny_data(root, num_clients=3)
@@ -69,14 +71,14 @@ def test_phase_runs_on_the_simulation_engine_like_the_local_engine(tmp_path_fact
     engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=roots["local"]), cfg.partition.num_clients)
     metrics = {name: json.loads((root / OUT / "metrics.json").read_text()) for name, root in roots.items()}
     assert (metrics["simulation"]["engine"], metrics["simulation"]["rounds"]) == ("simulation", 2)
-    assert _rounds(roots["simulation"]) == _rounds(roots["local"])  # sampled by partition id, not random node id
-    assert [len(ok.split(",")) for _, ok, _ in _rounds(roots["local"])] == [2, 2]
+    assert rounds(roots["simulation"]) == rounds(roots["local"])  # sampled by partition id, not random node id
+    assert [len(ok.split(",")) for _, ok, _ in rounds(roots["local"])] == [2, 2]
     assert metrics["simulation"]["test"] == metrics["local"]["test"]  # same apps, same numbers, either engine
 
 
 def test_a_phase_that_fails_fails_the_stage(tiny_repo, monkeypatch):
     monkeypatch.setenv("FEDFORGE_FAULTS", "client_0:train:1,client_1:train:1")  # no client answers round 1
-    cfg = _config()
+    cfg = simulation_config()
     with pytest.raises(SimulationError, match="phase T: the Simulation Engine exited with code 2"):
         simulation.run_simulation(cfg, "T", appconfig.app_config(cfg, "T", "simulation", repo_root=tiny_repo))
 
@@ -108,11 +110,11 @@ def test_stage_killed_mid_round_leaves_no_process(tiny_repo, monkeypatch, sig):
             time.sleep(0.5)
         time.sleep(3)  # the hanging ClientApp actor is busy now
         started.update({p.pid: p for p in psutil.Process(stage.pid).children(recursive=True)})
-        names = " ".join(" ".join(p.cmdline()) for p in started.values() if _alive([p]))
+        names = " ".join(" ".join(p.cmdline()) for p in started.values() if alive([p]))
         assert "raylet" in names and "gcs_server" in names and "ClientAppActor" in names
         stage.send_signal(sig)
         assert stage.wait(timeout=60) != 0
     finally:
         if stage.poll() is None:
             stage.kill()
-    assert _gone_within(list(started.values()), 30) == []
+    assert gone_within(list(started.values()), 30) == []
