@@ -1,10 +1,12 @@
-// The selected run live: title and controls, KPIs, topology with liveness, curves, control history, node detail.
+// The selected run live: title and controls, KPIs, topology with liveness, curves, node list, control history,
+// node detail.
 import { useMemo, useState } from "react";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { nodeLiveness } from "@/lib/liveness";
 import type { SelectedRun } from "@/lib/useSelectedRun";
 import { AuditLog } from "./AuditLog";
 import { NodeDetail } from "./NodeDetail";
+import { NodeList } from "./NodeList";
 import { KpiCards, RoundCurves } from "./RunCharts";
 import { RunControls } from "./RunControls";
 import { DataSourceBadge, RunStateBadge } from "./StatusBadges";
@@ -47,6 +49,7 @@ export function RunView({ selected, now }: { selected: SelectedRun; now: number 
               <RoundCurves run={live} />
             </section>
           </div>
+          <NodeList run={live} liveness={live.finished ? undefined : liveness} onSelect={setOpenNode} />
           <AuditLog entries={audit} />
         </CardContent>
       </Card>

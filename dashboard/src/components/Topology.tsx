@@ -1,7 +1,8 @@
-// Server + clients as an SVG graph: fill = node state, ring = liveness, animated edge = this round's traffic.
+// Server + clients as an SVG graph: fill = node state, ring = liveness, animated edge = this round's traffic,
+// faded = not sampled for the current round (fraction_train < 1), with "sampled k/N" above the graph.
 import { memo, type KeyboardEvent } from "react";
 import type { Liveness, NodeState } from "@/api/types";
-import type { LiveRun, NodeView } from "@/lib/runState";
+import { currentSampling, type LiveRun, type NodeView } from "@/lib/runState";
 
 export const STATE_COLOURS: Record<NodeState, string> = {
   idle: "#a1a1aa",
@@ -32,26 +33,42 @@ function clientPosition(i: number, n: number) {
 
 const Node = memo(NodeView);
 
-function NodeView({ node, x, y, liveness, onSelect, compact = false }: { node: NodeView; x: number; y: number; liveness: Liveness; onSelect?: (id: string) => void; compact?: boolean }) {
+// A client left out of the current round's sample is drawn this faint (a lost node at 0.5).
+const NOT_SAMPLED_OPACITY = 0.25;
+
+interface NodeProps {
+  node: NodeView;
+  x: number;
+  y: number;
+  liveness: Liveness;
+  onSelect?: (id: string) => void;
+  compact?: boolean;
+  /** In the current round's sample; undefined when that is unknown (or for the server). */
+  sampled?: boolean;
+}
+
+function NodeView({ node, x, y, liveness, onSelect, compact = false, sampled }: NodeProps) {
   const r = node.kind === "server" ? 32 : compact ? 8 : 26;
   const ring = liveness === "lost" ? "#dc2626" : liveness === "stale" ? "#f59e0b" : "transparent";
+  const caption = `${node.state}${liveness !== "online" ? ` · ${liveness}` : ""}${sampled === false ? " · not sampled" : ""}`;
   const groupProps = {
     "data-testid": `topology-node-${node.id}`,
     "data-state": node.state,
     "data-liveness": liveness,
+    "data-sampled": sampled === undefined ? "unknown" : String(sampled),
     transform: `translate(${x},${y})`,
     className: onSelect ? "cursor-pointer" : undefined,
     onClick: () => onSelect?.(node.id),
     role: onSelect ? "button" : undefined,
     tabIndex: onSelect ? 0 : undefined,
     onKeyDown: (e: KeyboardEvent) => (e.key === "Enter" || e.key === " ") && onSelect?.(node.id),
-    "aria-label": `${node.id}: ${node.state}${liveness !== "online" ? `, ${liveness}` : ""}`,
-    opacity: liveness === "lost" ? 0.5 : 1,
+    "aria-label": `${node.id}: ${caption.replaceAll(" · ", ", ")}`,
+    opacity: sampled === false ? NOT_SAMPLED_OPACITY : liveness === "lost" ? 0.5 : 1,
   };
   if (compact) {
     return (
       <g {...groupProps}>
-        <title>{`${node.id}: ${node.state}${liveness !== "online" ? ` · ${liveness}` : ""}`}</title>
+        <title>{`${node.id}: ${caption}`}</title>
         <circle r={r + 3} fill="none" stroke={ring} strokeWidth={2} />
         <circle r={r} fill={STATE_COLOURS[node.state]} />
       </g>
@@ -69,8 +86,7 @@ function NodeView({ node, x, y, liveness, onSelect, compact = false }: { node: N
         {node.kind === "server" ? "aggregator" : node.id}
       </text>
       <text x={node.kind === "server" ? r + 12 : 0} y={node.kind === "server" ? 14 : r + 34} textAnchor={node.kind === "server" ? "start" : "middle"} className="fill-muted-foreground text-[12px]">
-        {node.state}
-        {liveness !== "online" ? ` · ${liveness}` : ""}
+        {caption}
       </text>
     </g>
   );
@@ -90,6 +106,7 @@ function sameLiveness(a: Record<string, Liveness> = {}, b: Record<string, Livene
 // Heartbeats and rounds change other parts of the run: redraw only when what the graph shows changed.
 export const Topology = memo(TopologyView, (a, b) =>
   a.run.nodes === b.run.nodes && a.run.clientOrder === b.run.clientOrder && a.run.finished === b.run.finished &&
+  a.run.rounds === b.run.rounds && a.run.currentRound === b.run.currentRound &&
   a.onSelect === b.onSelect && sameLiveness(a.liveness, b.liveness));
 
 function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
@@ -98,8 +115,19 @@ function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
   const compact = clients.length > GRID_ABOVE;
   const rows = Math.ceil(clients.length / GRID_COLUMNS);
   const height = compact ? Math.max(H, 136 + rows * 28) : H;
+  const sampling = currentSampling(run);
+  const sampled = sampling ? new Set(sampling.clients) : null;
   return (
     <div className="flex flex-col gap-2" data-testid="topology-panel">
+      {sampling && (
+        <p className="text-xs text-muted-foreground">
+          Round {sampling.round}:{" "}
+          <span className="font-medium text-foreground" data-testid="sampled-count">
+            sampled {sampling.clients.length}/{clients.length}
+          </span>
+          {sampling.clients.length < clients.length ? " · the faded ones sit this round out" : ""}
+        </p>
+      )}
       <svg viewBox={`0 0 ${W} ${height}`} className="w-full" role="img" aria-label="federation topology" data-testid="topology" data-layout={compact ? "grid" : "row"}>
         {clients.map((id, i) => {
           const p = clientPosition(i, clients.length);
@@ -125,7 +153,7 @@ function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
         {clients.map((id, i) => {
           const p = clientPosition(i, clients.length);
           return (
-            <Node key={id} node={run.nodes[id]} x={p.x} y={p.y} liveness={active ? liveness[id] ?? "online" : "online"} onSelect={onSelect} compact={compact} />
+            <Node key={id} node={run.nodes[id]} x={p.x} y={p.y} liveness={active ? liveness[id] ?? "online" : "online"} onSelect={onSelect} compact={compact} sampled={sampled ? sampled.has(id) : undefined} />
           );
         })}
       </svg>
@@ -138,6 +166,7 @@ function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
         ))}
         <span className="flex items-center gap-1"><span className="inline-block size-2.5 rounded-full border-2 border-dashed border-amber-500" />stale</span>
         <span className="flex items-center gap-1"><span className="inline-block size-2.5 rounded-full border-2 border-dashed border-red-600" />lost</span>
+        <span className="flex items-center gap-1"><span className="inline-block size-2.5 rounded-full bg-zinc-400 opacity-25" />not sampled this round</span>
         <span className="flex items-center gap-1"><span className="inline-block h-0.5 w-4 bg-blue-600" />model to client</span>
         <span className="flex items-center gap-1"><span className="inline-block h-0.5 w-4 bg-green-600" />update to server</span>
       </div>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { phaseEvents } from "@/test/fixtures";
-import { applyEvent, applyEvents, completedRounds, emptyRun, latestMetrics } from "./runState";
+import { manyClientEvents, MANY, phaseEvents } from "@/test/fixtures";
+import { applyEvent, applyEvents, completedRounds, currentSampling, emptyRun, latestMetrics } from "./runState";
 
 describe("run state folded from events", () => {
   it("builds rounds, nodes and partitions from a phase", () => {
@@ -86,5 +86,15 @@ describe("run state folded from events", () => {
     const lastUpdate = events.filter((e) => e.type === "client_update" && e.client === "client_2").pop();
     expect(run.nodes.server.lastSeen).toBe(events[events.length - 1].ts);
     expect(run.nodes.client_2.lastSeen).toBe(lastUpdate?.ts);
+  });
+
+  it("keeps who was sampled for each round; the current round's sample is unknown until its round_started", () => {
+    const events = manyClientEvents(2, { finish: false, perRound: 30 });
+    const run = applyEvents(emptyRun("M-1"), events);
+    expect(run.rounds.map((r) => r.sampled)).toEqual([MANY.slice(0, 30), MANY.slice(30, 60)]);
+    expect(currentSampling(run)).toEqual({ round: 2, clients: MANY.slice(30, 60) });
+    expect(currentSampling(applyEvents(emptyRun("M-1"), events.slice(0, 1)))).toBeNull();
+    const midRunCompletion = events.filter((e) => e.type === "round_completed" && e.round === 2);  // monitor started late
+    expect(currentSampling(applyEvents(emptyRun("M-1"), midRunCompletion))).toBeNull();
   });
 });

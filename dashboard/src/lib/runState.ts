@@ -1,9 +1,10 @@
 // Folds a run's event stream into what the views draw. Pure, so replaying stored events and live updates
 // go through the same code, and tests can feed it events directly.
 // The monitor's fold (fedforge/monitor/server/core/projection.py) is the source of truth: run, rounds, node
-// states and last-seen times follow it, checked by tests/dashboard/test_fold_parity.py. Two view-only extras
+// states and last-seen times follow it, checked by tests/dashboard/test_fold_parity.py. Three view-only extras
 // show what the projection cannot know yet: a sampled client is "training" from round_started until it reports
-// (the monitor keeps its last reported state), and round_completed ends every client's work of that round.
+// (the monitor keeps its last reported state), round_completed ends every client's work of that round, and each
+// round keeps who was sampled for it (round_started's clients; fraction_train < 1 leaves the others idle).
 import type { GlobalMetrics, MonitorEvent, NodeState, RunFinished } from "@/api/types";
 
 export interface ClientStep {
@@ -50,6 +51,8 @@ export interface RoundView {
   /** DP budget spent after this round (null without differential privacy). */
   epsilon: number | null;
   hospitals: HospitalMetrics;
+  /** Clients the server sampled for this round (round_started); null until that event is seen. */
+  sampled: string[] | null;
   completed: boolean;
 }
 
@@ -107,7 +110,7 @@ function withRound(run: LiveRun, round: number, change: (r: RoundView) => RoundV
   const index = run.rounds.findIndex((r) => r.round === round);
   const base: RoundView = index >= 0 ? run.rounds[index] : {
     round, metrics: {}, train_loss: null, seconds: null, num_examples: 0, clients_ok: [], clients_failed: [],
-    client_train_loss: {}, epsilon: null, hospitals: NO_HOSPITALS, completed: false,
+    client_train_loss: {}, epsilon: null, hospitals: NO_HOSPITALS, sampled: null, completed: false,
   };
   const rounds = [...run.rounds];
   if (index >= 0) rounds[index] = change(base);
@@ -150,7 +153,7 @@ export function applyEvent(run: LiveRun, ev: MonitorEvent): LiveRun {
     }
     case "round_started": {
       next = { ...next, currentRound: Math.max(next.currentRound, ev.round) };
-      next = withRound(next, ev.round, (r) => r);
+      next = withRound(next, ev.round, (r) => ({ ...r, sampled: ev.clients }));
       next = withNode(next, "server", (n) => ({ ...n, state: "training" }));
       for (const id of ev.clients) {
         // The server has just sent the model: the client is training now (a failed one stays failed until it reports).
@@ -230,6 +233,12 @@ export function latestMetrics(run: LiveRun): GlobalMetrics {
   const last = done.length ? done[done.length - 1].metrics : {};
   const finals = Object.entries(run.finished?.metrics ?? {}).filter(([, v]) => v != null);
   return { ...last, ...Object.fromEntries(finals) };
+}
+
+/** Who the server sampled for the current round, or null when its round_started was not seen (e.g. a resume). */
+export function currentSampling(run: LiveRun): { round: number; clients: string[] } | null {
+  const round = run.rounds.find((r) => r.round === run.currentRound);
+  return round?.sampled ? { round: round.round, clients: round.sampled } : null;
 }
 
 export function completedRounds(run: LiveRun): RoundView[] {

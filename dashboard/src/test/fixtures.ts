@@ -46,6 +46,39 @@ export function phaseEvents(rounds = 3, { finish = true, failIn = 2 } = {}): Mon
   return events;
 }
 
+export const MANY = Array.from({ length: 100 }, (_, i) => `client_${i}`);
+
+/** A run of 100 hospitals (issue 12). Round r samples `perRound` of them, starting at client (r-1)*perRound (wrapping);
+ * each sampled client trains (loss 2/r + i/100) and evaluates (eval_acc 0.5 + i/1000), client size 100 + i. */
+export function manyClientEvents(rounds: number, { finish = true, perRound = MANY.length } = {}): MonitorEvent[] {
+  let seq = 0;
+  const base = () => ({ run_id: "M-1", phase: "A", seq: seq++, ts: 1_700_000_000 + seq });
+  const events: MonitorEvent[] = [{
+    ...base(), type: "run_started", dataset: "bloodmnist", data_source: "synthetic", strategy: "fedavg",
+    num_rounds: rounds, engine: "simulation", clients: MANY,
+    partition_sizes: Object.fromEntries(MANY.map((c, i) => [c, 100 + i])), label_histograms: {},
+  }];
+  for (let r = 1; r <= rounds; r++) {
+    const sampled = Array.from({ length: perRound }, (_, k) => ((r - 1) * perRound + k) % MANY.length).sort((a, b) => a - b);
+    const ids = sampled.map((i) => MANY[i]);
+    events.push({ ...base(), type: "round_started", round: r, clients: ids });
+    sampled.forEach((i) => events.push({
+      ...base(), type: "client_update", round: r, client: MANY[i], stage: "train", state: "idle", num_examples: 100,
+      train_loss: 2 / r + i / 100, metrics: {}, seconds: 0.5,
+    }));
+    sampled.forEach((i) => events.push({
+      ...base(), type: "client_update", round: r, client: MANY[i], stage: "evaluate", state: "idle", num_examples: 10,
+      metrics: { eval_acc: 0.5 + i / 1000, eval_loss: 1 }, seconds: 0.1,
+    }));
+    events.push({
+      ...base(), type: "round_completed", round: r, metrics: { acc: 0.5, auc: 0.7, balanced_acc: 0.4, loss: 1 / r },
+      train_loss: 2 / r, clients_ok: ids, clients_failed: [], num_examples: 100 * perRound, seconds: 10,
+    });
+  }
+  if (finish) events.push({ ...base(), type: "run_finished", status: "completed", rounds_completed: rounds, metrics: {} });
+  return events;
+}
+
 /** A fake WebSocket the tests drive by hand. */
 export class FakeSocket {
   static instances: FakeSocket[] = [];
