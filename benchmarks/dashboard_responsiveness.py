@@ -1,13 +1,18 @@
-"""Is the dashboard responsive while a run streams 1,000 events a minute? Prints what the page measured.
+"""Is the dashboard responsive while a run of 100 hospitals streams 1,000 events a minute? Prints what the page measured.
 
 Starts `fedforge monitor` (temp DB), opens the built dashboard in headless Debian chromium (Playwright with
-executable_path; no browser download), feeds one event per POST at the given rate while clicking between tabs
-once a second, and reads the page's probes: long tasks (main thread busy > 50 ms), Event Timing entries of
-slow interactions, the input delay of each click, and how late a 50 ms timer fires (event-loop lag).
+executable_path; no browser download), feeds one event per POST at the given rate (a synthetic run of
+--clients hospitals, --sampled of them per round: tests/dashboard/fixtures/many_clients.py; --clients 3 is the
+recorded-like 3-hospital phase) while clicking once a second (comparison tab, back to the run, re-sort its node
+list), and reads the page's probes: long tasks (main thread busy > 50 ms), Event Timing entries of slow
+interactions, the input delay of each click, and how late a 50 ms timer fires (event-loop lag).
 
-    python benchmarks/dashboard_responsiveness.py              # 60 s at 1,000 events/min
+    python benchmarks/dashboard_responsiveness.py              # 60 s at 1,000 events/min, 100 hospitals, 30 a round
+    python benchmarks/dashboard_responsiveness.py --clients 3  # the 3-hospital phase
     python benchmarks/dashboard_responsiveness.py --seconds 15 --per-minute 4000
 Needs: dashboard built (cd dashboard && npm ci && npm run build), /usr/bin/chromium, playwright (dev extra).
+
+FIGURES
 """
 from __future__ import annotations
 
@@ -26,7 +31,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to feed events (default 60)")
     parser.add_argument("--per-minute", type=int, default=1000, help="event rate (default 1000/min)")
+    parser.add_argument("--clients", type=int, default=100, help="hospitals in the run (default 100; 3 = recorded-like phase)")
+    parser.add_argument("--sampled", type=int, default=30, help="hospitals sampled per round (default 30)")
     args = parser.parse_args()
+    if not 1 <= args.sampled <= args.clients:
+        parser.error(f"--sampled {args.sampled} must be between 1 and --clients {args.clients}")
     reason = missing_requirements()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
@@ -38,7 +47,8 @@ def main() -> int:
         browser = launch_browser(p)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            stats = load_run(monitor, page, seconds=args.seconds, per_minute=args.per_minute)
+            stats = load_run(monitor, page, seconds=args.seconds, per_minute=args.per_minute, clients=args.clients,
+                             per_round=None if args.clients == 3 else args.sampled)
         finally:
             browser.close()
             monitor.stop()

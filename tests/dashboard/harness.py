@@ -131,13 +131,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def load_run(monitor: Monitor, page, *, seconds: float, per_minute: int = 1000, click_every: float = 1.0) -> dict:
-    """Feed a run at `per_minute` events/min for `seconds` (one event per POST, the worst case for the page)
-    while clicking between tabs; return what the page's probes measured."""
+def bench_events(total: int, clients: int, per_round: int) -> list[dict]:
+    """`total` events of a never-ending run: the recorded-like 3-client phase, or `clients` hospitals with
+    `per_round` of them sampled each round (tests/dashboard/fixtures/many_clients.py)."""
     from tests.dashboard.fixtures.make_events import phase_events
+    from tests.dashboard.fixtures.many_clients import events_per_round, many_client_events
 
+    if clients == 3:
+        return phase_events(run_id="bench-run", phase="bench", rounds=total // 7 + 2)[:total]
+    rounds = total // events_per_round(per_round) + 2
+    return many_client_events(run_id="bench-run", phase="bench", clients=clients, per_round=per_round,
+                              rounds=rounds)[:total]
+
+
+# The clicks cycle through these: away to the comparison tab, back to the run, re-sort its node list.
+CLICKS = ("tab-compare", "tab-runs", "node-sort-lastLoss")
+
+
+def load_run(monitor: Monitor, page, *, seconds: float, per_minute: int = 1000, click_every: float = 1.0,
+             clients: int = 3, per_round: int | None = None) -> dict:
+    """Feed a run at `per_minute` events/min for `seconds` (one event per POST, the worst case for the page)
+    while clicking between tabs and re-sorting the node list; return what the page's probes measured."""
     total = int(per_minute * seconds / 60)
-    events = phase_events(run_id="bench-run", phase="bench", rounds=total // 7 + 2)[:total]
+    per_round = clients if per_round is None else per_round
+    events = bench_events(total, clients, per_round)
     monitor.post(events[:1])
     page.add_init_script(PROBES)
     page.goto(monitor.url + "/#run=bench-run")
@@ -151,7 +168,7 @@ def load_run(monitor: Monitor, page, *, seconds: float, per_minute: int = 1000, 
             time.sleep(0.002)
         monitor.post([event])
         if time.monotonic() >= next_click:
-            page.get_by_test_id("tab-compare" if clicks % 2 == 0 else "tab-runs").click()
+            page.get_by_test_id(CLICKS[clicks % len(CLICKS)]).click()
             clicks += 1
             next_click += click_every
     fed_seconds = time.monotonic() - start
@@ -162,6 +179,7 @@ def load_run(monitor: Monitor, page, *, seconds: float, per_minute: int = 1000, 
     perf = page.evaluate("window.__perf")
     clicks_seen = [e["duration"] for e in perf["events"] if e["name"] in ("pointerdown", "pointerup", "click")]
     return {
+        "clients": clients, "sampled_per_round": per_round,
         "events": total, "seconds": round(fed_seconds, 1), "events_per_minute": round(total / fed_seconds * 60),
         "clicks": clicks, "catch_up_after_last_post_ms": round(catch_up_ms),
         "long_tasks": len(perf["longtasks"]), "long_task_total_ms": round(sum(perf["longtasks"])),

@@ -15,6 +15,7 @@ import pytest
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e \".[dev]\" for playwright").expect
 
+from tests.dashboard.fixtures.many_clients import client_ids, many_client_events
 from tests.dashboard.harness import REPO, Monitor, load_events, load_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -93,6 +94,68 @@ def test_live_run_topology_kpis_curves_and_node_detail(monitor, page, tmp_path):
     assert detail.get_by_test_id("node-history").locator("tbody tr").count() == 4  # rounds 1-2, train + evaluate
     assert "lost its connection" in detail.get_by_test_id("node-failures").inner_text()
     shot(page, "node-detail", detail, tmp_path)
+
+
+def newest_per_client(events: list[dict], stage: str, value) -> dict[str, float]:
+    """Each client's newest `value(event)` among its client_update events of `stage`."""
+    return {e["client"]: value(e) for e in events if e["type"] == "client_update" and e["stage"] == stage}
+
+
+def row_ids(page) -> list[str]:
+    return [t.removeprefix("node-row-") for t in page.locator('[data-testid^="node-row-"]').evaluate_all(
+        "rows => rows.map(r => r.dataset.testid)")]
+
+
+def test_100_hospitals_node_list_search_sort_and_who_was_sampled(monitor, page, tmp_path):
+    """100 clients, 30 sampled per round (seeded): round 3 has just started. The topology fades the 70 left out
+    and says "sampled 30/100"; the node list finds, filters and sorts the hospitals by what they reported."""
+    events = many_client_events(clients=100, per_round=30, rounds=3, last_round_open=True)
+    monitor.post(events)
+    open_dashboard(page, monitor)
+    ids = client_ids(100)
+    sampled = events[-1]["clients"]  # round 3's round_started
+    assert (events[-1]["type"], len(sampled)) == ("round_started", 30)
+
+    expect(page.get_by_test_id("topology")).to_have_attribute("data-layout", "grid")
+    expect(page.get_by_test_id("sampled-count")).to_have_text("sampled 30/100")
+    nodes = page.locator('[data-testid^="topology-node-client_"]')
+    expect(nodes).to_have_count(100)
+    assert sorted(nodes.evaluate_all("ns => ns.filter(n => n.dataset.sampled === 'true').map(n => n.dataset.testid)"),
+                  key=lambda t: int(t.rsplit("_", 1)[1])) == [f"topology-node-{c}" for c in sampled]
+    assert page.locator('[data-testid^="topology-edge-"]').count() == 30  # the model went to the sampled only
+
+    node_list = page.get_by_test_id("node-list")
+    expect(node_list).to_have_attribute("data-rows", "100")
+    expect(node_list).to_contain_text("100 of 100 shown · 30 sampled this round")
+    assert row_ids(page) == ids
+    shot(page, "many-clients", page.get_by_test_id("run-view"), tmp_path)
+
+    # Search by id, keep the sampled ones, sort by val ACC (descending on the second click).
+    page.get_by_test_id("node-filter").fill("client_1")
+    expect(node_list).to_have_attribute("data-rows", "11")
+    assert row_ids(page) == ["client_1", *[f"client_{i}" for i in range(10, 20)]]
+    page.get_by_test_id("node-filter").fill("")
+    page.get_by_test_id("node-state-filter").select_option("sampled")
+    expect(node_list).to_have_attribute("data-rows", "30")
+    page.get_by_test_id("node-sort-valAcc").click()
+    page.get_by_test_id("node-sort-valAcc").click()
+    val_acc = newest_per_client(events, "evaluate", lambda e: e["metrics"]["eval_acc"])
+    known = sorted((c for c in sampled if c in val_acc), key=lambda c: (-val_acc[c], int(c.rsplit("_", 1)[1])))
+    assert row_ids(page) == known + [c for c in sampled if c not in val_acc]  # never evaluated: last
+    assert page.get_by_test_id(f"node-row-{known[0]}").locator("td").nth(4).inner_text() == f"{val_acc[known[0]]:.3f}"
+
+    # Every hospital by last train loss, then by size; a row opens the client's detail.
+    page.get_by_test_id("node-state-filter").select_option("all")
+    page.get_by_test_id("node-sort-lastLoss").click()
+    loss = newest_per_client(events, "train", lambda e: e["train_loss"])
+    by_loss = sorted(loss, key=lambda c: (loss[c], int(c.rsplit("_", 1)[1])))
+    assert row_ids(page) == by_loss + [c for c in ids if c not in loss]
+    page.get_by_test_id("node-sort-size").click()
+    sizes = events[0]["partition_sizes"]
+    assert row_ids(page) == sorted(ids, key=lambda c: (sizes[c], int(c.rsplit("_", 1)[1])))
+    smallest = row_ids(page)[0]
+    page.get_by_test_id(f"node-row-{smallest}").click()
+    expect(page.get_by_test_id("node-detail").get_by_test_id("node-partition-size")).to_have_text(str(sizes[smallest]))
 
 
 def test_pause_and_resume_through_the_ui_with_the_token(monitor, page):
