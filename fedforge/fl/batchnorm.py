@@ -17,7 +17,8 @@ phases.<X>.bn (params.yaml):
                 training mode, cumulative average over batches, as torch.optim.swa_utils.update_bn does) and
                 sends the per-layer means and variances; the server's batch-weighted mean of them is what
                 update_bn over the union of the hospitals' batches gives. Averaged running statistics describe
-                each hospital's *local* model, not the averaged one.
+                each hospital's *local* model, not the averaged one. The pass covers at most the images one
+                round of local training sees (local_steps x batch_size when local_steps caps the round).
 """
 from __future__ import annotations
 
@@ -101,9 +102,10 @@ def _round_of(path: Path) -> int:
 
 # -- re-estimated global statistics (bn: recalibrated) --------------------------------------------------------
 @torch.no_grad()
-def estimate_statistics(model: torch.nn.Module, dataset, batch_size: int, device: str) -> tuple[ArrayRecord, int]:
+def estimate_statistics(model: torch.nn.Module, dataset, batch_size: int, device: str,
+                        max_batches: int = 0) -> tuple[ArrayRecord, int]:
     """BatchNorm running mean/var of `model` re-estimated on `dataset` (update_bn's cumulative average over
-    batches, in order) -> (the running statistics as an ArrayRecord, number of batches)."""
+    batches, in order; the first `max_batches` only if > 0) -> (the running statistics, number of batches)."""
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, m.training) for m in layers]
     was_training = model.training
@@ -116,6 +118,8 @@ def estimate_statistics(model: torch.nn.Module, dataset, batch_size: int, device
     for batch in iterate_batches(dataset, batch_size):
         model(pixel_values=batch["pixel_values"].to(device))
         batches += 1
+        if batches == max_batches:
+            break
     for m, (momentum, training) in zip(layers, saved, strict=True):
         m.momentum = momentum
         m.train(training)

@@ -55,6 +55,15 @@ def test_pooled_statistics_equal_one_pass_over_all_hospitals(tiny_repo):
         np.testing.assert_allclose(pooled[key].numpy(), whole[key].numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_statistics_pass_stops_after_max_batches(tiny_repo):
+    model = tiny_model(tiny_repo)
+    ds = ArrayDataset(np.random.default_rng(1).normal(0, 1, (80, 3, 12, 12)).astype(np.float32), np.zeros(80, np.int64))
+    capped, batches = batchnorm.estimate_statistics(model, ds, 16, "cpu", max_batches=2)
+    first, _ = batchnorm.estimate_statistics(model, ArrayDataset(ds.x[:32], ds.y[:32]), 16, "cpu")
+    assert batches == 2
+    assert {k: np.array_equal(capped[k].numpy(), first[k].numpy()) for k in first} == dict.fromkeys(first, True)
+
+
 def test_bn_local_needs_batchnorm_and_no_secure_aggregation():
     raw = tiny_raw(bn="local", norm="group")
     with pytest.raises(config.ConfigError, match=r"phases.T.bn: got 'local'; allowed: global with norm group"):
