@@ -53,7 +53,8 @@ def run_simulation(cfg: Config, phase: str, run_config: dict) -> None:
     """Run one phase on the Simulation Engine in a child process; SimulationError unless it completes."""
     ray_address = os.environ.get("RAY_ADDRESS") or None
     spec = {"run_config": run_config, "num_supernodes": cfg.partition.num_clients,
-            "backend_config": backend_config(cfg, ray_address)}
+            "backend_config": backend_config(cfg, ray_address),
+            "secure_aggregation": cfg.federation.secure_aggregation}
     log.info("phase %s: Simulation Engine, %d virtual SuperNodes, %s CPU / %s GPU per ClientApp actor, %s",
              phase, cfg.partition.num_clients, cfg.federation.client_cpus, cfg.federation.client_gpus,
              f"on the Ray cluster at {ray_address}" if ray_address else "on a Ray instance of its own")
@@ -79,7 +80,7 @@ def _tree(pid: int) -> list[psutil.Process]:
     return []
 
 
-def simulate(run_config: dict, num_supernodes: int, backend: dict) -> None:
+def simulate(run_config: dict, num_supernodes: int, backend: dict, secure_aggregation: str) -> None:
     """In the child: the fedforge ServerApp and ClientApp on Flower's Simulation Engine with this run_config."""
     from flwr.app import Context, RecordDict
 
@@ -87,6 +88,9 @@ def simulate(run_config: dict, num_supernodes: int, backend: dict) -> None:
     from fedforge.fl.deployment import write_app
     from fedforge.fl.flower_compat import SUPERLINK_NODE_ID, run_simulation_with_config, set_task_identity
     from fedforge.fl.server_app import app as server_app
+
+    if secure_aggregation == "secaggplus":  # SecAgg+ exists for flwr 1.42's legacy API only: its own apps
+        from fedforge.fl.secagg_app import client_app, server_app
 
     set_task_identity(RUN_ID)
     context = Context(run_id=RUN_ID, node_id=SUPERLINK_NODE_ID, node_config={}, state=RecordDict(),
@@ -106,7 +110,7 @@ def main() -> None:
     spec = json.loads(sys.stdin.read())
     code = 0
     try:
-        simulate(spec["run_config"], int(spec["num_supernodes"]), spec["backend_config"])
+        simulate(spec["run_config"], int(spec["num_supernodes"]), spec["backend_config"], spec["secure_aggregation"])
     except BaseException as exc:  # noqa: BLE001 - report, then exit with a code the stage turns into one line
         print(f"simulation failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         traceback.print_exc()

@@ -76,6 +76,20 @@ def test_phase_runs_on_the_simulation_engine_like_the_local_engine(tmp_path_fact
     assert metrics["simulation"]["test"] == metrics["local"]["test"]  # same apps, same numbers, either engine
 
 
+def test_secaggplus_phase_runs_secure_aggregation_on_the_simulation_engine(tmp_path, capfd):
+    """federation.secure_aggregation: secaggplus runs SecAgg+ (its legacy-API apps) here too, not plain FedAvg."""
+    write_tiny_data(tmp_path, num_clients=3)
+    raw = tiny_raw(min_clients=3)
+    raw["partition"]["num_clients"] = 3
+    raw["model"].update(arch="cnn", norm="group")
+    raw["federation"].update(engine="simulation", secure_aggregation="secaggplus")
+    cfg = config.parse(raw)
+    simulation.run_simulation(cfg, "T", appconfig.app_config(cfg, "T", "simulation", repo_root=tmp_path))
+    metrics = json.loads((tmp_path / OUT / "metrics.json").read_text())
+    assert (metrics["engine"], metrics["secure_aggregation"], metrics["rounds"]) == ("simulation", "secaggplus", 2)
+    assert capfd.readouterr().err.count("Secure aggregation completed.") == 2  # Flower's log, once per round
+
+
 def test_a_phase_that_fails_fails_the_stage(tiny_repo, monkeypatch):
     monkeypatch.setenv("FEDFORGE_FAULTS", "client_0:train:1,client_1:train:1")  # no client answers round 1
     cfg = simulation_config()
