@@ -15,7 +15,8 @@ from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.serverapp import Grid
 
 from fedforge.errors import UserError
-from fedforge.fl.flower_compat import ProtoMessage, message_to_proto
+from fedforge.fl.flower_compat import message_to_proto
+from fedforge.fl.grid import wire_bytes
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # reply polling interval on a remote grid (the in-process grid answers during push)
@@ -25,27 +26,9 @@ class PhaseFailed(UserError, RuntimeError):
     """The phase cannot go on (too few clients answered); the message says why and what to do."""
 
 
-def wire_size(message: Message, content_sizes: dict[int, int] | None = None) -> int:
-    """Bytes of a message in Flower's protobuf wire format.
-
-    `content_sizes` (id of a RecordDict -> bytes of its content field) serializes a content shared by several
-    messages once: a strategy sends one RecordDict (the global arrays) to every node, and serializing it per
-    node was ~5 ms each. A protobuf's size is the sum of its fields' sizes, so a message's size is that of its
-    envelope (metadata, serialized with an empty content) plus the cached content field; the same number.
-    """
-    if content_sizes is None or not message.has_content():
-        return message_to_proto(message).ByteSize()
-    content = message.content
-    if id(content) not in content_sizes:
-        full = message_to_proto(message)
-        content_sizes[id(content)] = full.ByteSize() - ProtoMessage(metadata=full.metadata).ByteSize()
-        return full.ByteSize()
-    message.content = RecordDict()  # the envelope only; the caller's content is put back at once
-    try:
-        envelope = message_to_proto(message)
-    finally:
-        message.content = content
-    return ProtoMessage(metadata=envelope.metadata).ByteSize() + content_sizes[id(content)]
+def wire_size(message: Message, shared: dict[int, bytes] | None = None) -> int:
+    """Bytes of a message in Flower's protobuf wire format; `shared` encodes a shared content once (wire_bytes)."""
+    return message_to_proto(message).ByteSize() if shared is None else len(wire_bytes(message, shared))
 
 
 @dataclass
@@ -139,7 +122,7 @@ class ObservedGrid(Grid):
         node_state = "training" if stage == "train" else "evaluating"
         for client in clients:
             self.telemetry.emit("heartbeat", node=client, state=node_state)
-        shared: dict[int, int] = {}  # one serialization of the content every node gets (the messages hold it)
+        shared: dict[int, bytes] = {}  # the content every node gets, encoded once (the messages hold it)
         down = {m.metadata.dst_node_id: wire_size(m, shared) for m in messages}
         stats.bytes_down += sum(down.values())
         # Sorted by partition: aggregation sums floats in reply order, so a fixed order keeps results reproducible.

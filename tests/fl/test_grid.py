@@ -7,7 +7,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricR
 from flwr.clientapp import ClientApp
 
 from fedforge.fl.flower_compat import ErrorCode, set_task_identity
-from fedforge.fl.grid import InProcessGrid, node_id_for
+from fedforge.fl.grid import InProcessGrid, node_id_for, wire_bytes
 
 app = ClientApp()
 
@@ -57,3 +57,16 @@ def test_unknown_node_is_an_error(grid):
     msg = Message(RecordDict({}), 99, "train")
     with pytest.raises(ValueError, match="no node 99"):
         grid.push_messages([msg])
+
+
+def test_a_shared_content_is_encoded_once_into_the_same_bytes():
+    set_task_identity(run_id=1, node_id=0)
+    content = RecordDict({"arrays": ArrayRecord([np.arange(1000, dtype=np.float32)]),
+                          "config": ConfigRecord({"server-round": 1})})
+    nodes = [1, 300, 2**40 + 7, 2**63 - 1]  # node ids of every varint width (Flower's are random 64-bit)
+    messages = [Message(content, n, "train", group_id="1") for n in nodes]
+    for i, m in enumerate(messages):
+        m.metadata.__dict__["_message_id"] = f"id-{i}"
+    shared: dict[int, bytes] = {}
+    assert [wire_bytes(m, shared) for m in messages] == [wire_bytes(m) for m in messages]
+    assert len(shared) == 1 and all(m.content is content for m in messages)

@@ -74,17 +74,3 @@ def test_too_few_connected_nodes_fail_fast():
     with pytest.raises(PhaseFailed, match="only 1 clients connected"):
         grid.describe(expected=3)
 
-
-def test_shared_content_is_serialized_once_and_sizes_stay_exact():
-    import numpy as np
-    from flwr.app import ArrayRecord
-
-    from fedforge.fl.observe import wire_size
-
-    content = RecordDict({"arrays": ArrayRecord([np.arange(1000, dtype=np.float32)]),
-                          "config": ConfigRecord({"server-round": 1})})
-    nodes = [1, 300, 2**40 + 7, 2**63 - 1]  # node ids of every varint width (Flower's are random 64-bit)
-    messages = [Message(content, n, "train", group_id="1") for n in nodes]
-    shared: dict[int, int] = {}
-    assert [wire_size(m, shared) for m in messages] == [wire_size(m) for m in messages]
-    assert len(shared) == 1 and all(m.content is content for m in messages)
