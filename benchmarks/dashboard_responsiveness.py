@@ -32,8 +32,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to feed events (default 60)")
     parser.add_argument("--per-minute", type=int, default=1000, help="event rate (default 1000/min)")
     parser.add_argument("--clients", type=int, default=100, help="hospitals in the run (default 100; 3 = recorded-like phase)")
-    parser.add_argument("--sampled", type=int, default=30, help="hospitals sampled per round (default 30)")
+    parser.add_argument("--sampled", type=int, help="hospitals sampled per round (default 30, or all when fewer)")
     args = parser.parse_args()
+    args.sampled = min(30, args.clients) if args.sampled is None else args.sampled
     if not 1 <= args.sampled <= args.clients:
         parser.error(f"--sampled {args.sampled} must be between 1 and --clients {args.clients}")
     reason = missing_requirements()

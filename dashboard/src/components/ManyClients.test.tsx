@@ -19,6 +19,9 @@ describe("a run with 100 hospitals", () => {
     expect(IDS.filter((c) => screen.queryByTestId(`topology-node-${c}`) === null)).toEqual([]);
     expect(screen.queryAllByText(/^client_\d+$/)).toEqual([]);  // no 100 captions; ids are in tooltips
     expect(screen.getAllByTestId(/^topology-edge-/)).toHaveLength(N);  // round 1 just sent the model to all
+    // coloured by direction, not animated: 100 flowing dashes would repaint the SVG every frame
+    expect(screen.getAllByTestId(/^topology-edge-/).filter((e) => e.classList.contains("edge-active"))).toEqual([]);
+    expect(screen.getByTestId("topology-edge-client_7")).toHaveAttribute("stroke", "#2563eb");
   });
 
   it("draws no idle edges once the round is over", () => {

@@ -145,7 +145,9 @@ function TopologyView({ run, liveness = {}, onSelect }: TopologyProps) {
               stroke={traffic ? (traffic === "down" ? "#2563eb" : "#16a34a") : "#d4d4d8"}
               strokeWidth={traffic ? (compact ? 1 : 3) : 1.5}
               strokeOpacity={compact ? 0.5 : 1}
-              className={traffic ? `edge-active edge-${traffic}` : undefined}
+              // Flowing dashes repaint the whole SVG every frame (the main thread's biggest cost at 100
+              // hospitals, benchmarks/dashboard_responsiveness.py): the grid shows direction by colour only.
+              className={traffic && !compact ? `edge-active edge-${traffic}` : undefined}
             />
           );
         })}
