@@ -53,6 +53,7 @@ __all__ = [  # what the rest of FedForge may import from here
     "message_from_proto",
     "message_to_proto",
     "ndarrays_to_parameters",
+    "replace_dp_noise",
     "run_forked_clientapp",
     "run_simulation_with_config",
     "run_status",
@@ -113,6 +114,7 @@ from flwr.server.strategy import FedAvg as LegacyFedAvg
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp.exception import PrivacyBudgetExhausted
+from flwr.serverapp.strategy.dp_fixed_clipping import DifferentialPrivacyFixedClippingBase as DpFixedClippingBase
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 from flwr.simulation.run_simulation import _run_simulation
 from flwr.supercore.constant import NOOP_FEDERATION_ID, TaskType
@@ -142,6 +144,8 @@ PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge nee
     "TaskIdentity": "flwr.supercore.task_identity:TaskIdentity",  # Message() stamps its run/node id into messages
     # privacy.py: what the DP wrapper raises before a round would exceed dp.max_epsilon (not in flwr.serverapp)
     "PrivacyBudgetExhausted": "flwr.serverapp.exception:PrivacyBudgetExhausted",
+    # ... and the DP wrappers' base, whose private noise step draws from np.random (MT19937, not a CSPRNG): replaced
+    "DpFixedClippingBase": "flwr.serverapp.strategy.dp_fixed_clipping:DifferentialPrivacyFixedClippingBase",
     # strategies.py: Flower's own example-weighted mean, for BatchNorm statistics kept out of server optimizers
     "aggregate_arrayrecords": "flwr.serverapp.strategy.strategy_utils:aggregate_arrayrecords",
     # secagg_app.py: SecAgg+ exists for flwr 1.42's legacy API only (public there, but not the API we build on)
@@ -189,6 +193,14 @@ def run_simulation_with_config(server_app, client_app, num_supernodes: int, back
     _run_simulation(num_supernodes=num_supernodes, client_app=client_app, server_app=server_app,
                     backend_name="ray", backend_config=backend_config, server_app_context=context, run=run,
                     app_dir=str(app_dir), is_app=True, exit_event=EventType.PYTHON_API_RUN_SIMULATION_LEAVE)
+
+
+def replace_dp_noise(wrapper_cls: type, add_noise) -> None:
+    """Make `wrapper_cls` (a subclass of Flower's fixed-clipping DP wrapper) add its noise with add_noise(self, arrays)
+    -> arrays: flwr 1.42 adds it after FedAvg in the base's private _add_noise_to_aggregated_arrays, from np.random."""
+    if not issubclass(wrapper_cls, DpFixedClippingBase):
+        raise TypeError(f"{wrapper_cls.__name__} is not one of Flower's fixed-clipping DP wrappers")
+    wrapper_cls._add_noise_to_aggregated_arrays = add_noise
 
 
 def control_client(name: str, address: str, ca_cert: Path | None):

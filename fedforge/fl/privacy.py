@@ -1,14 +1,13 @@
 """Differential privacy of a federated phase on the server: the DP strategy, the budget, its report and resume.
 
-dp.mode client (hospital-level DP): each hospital clips its update to dp.clipping_norm (Flower's
-`fixedclipping_mod`, client_app.py); the server checks every update it aggregates is clipped, averages them
-with equal weights and adds Gaussian noise (Flower's `DifferentialPrivacyClientSideFixedClipping` over a
-plain FedAvg/FedProx) while Flower's `RdpAccountant` composes one Gaussian release per round. The round
-offset of a resumed phase lives on the wrapper (ResumableRounds), so the wrapped strategy keeps FedAvg's
-own `aggregate_train`, as the accountant requires. Flower draws the noise from the global `np.random`,
-which training seeds: `unpredictable_noise` reseeds it from the OS CSPRNG for the draw and restores it after.
-dp.mode sample (patient-level DP-SGD, fedforge/train/dp_sgd.py): each hospital reports the (noise, sample
-rate, steps) of its DP-SGD; the server keeps that ledger per hospital and reports the worst hospital's epsilon.
+dp.mode client (hospital-level DP): each hospital clips its update to dp.clipping_norm (Flower's `fixedclipping_mod`,
+client_app.py); the server checks every update it aggregates is clipped, averages them with equal weights and adds
+Gaussian noise (Flower's `DifferentialPrivacyClientSideFixedClipping` over a plain FedAvg/FedProx, its noise drawn
+from the OS CSPRNG by `gaussian_noise`, not from the global np.random Flower uses) while Flower's `RdpAccountant`
+composes one Gaussian release per round. The round offset of a resumed phase lives on the wrapper (ResumableRounds),
+so the wrapped strategy keeps FedAvg's own `aggregate_train`, as the accountant requires.
+dp.mode sample (patient-level DP-SGD, fedforge/train/dp_sgd.py): each hospital reports the (noise, sample rate,
+steps) of its DP-SGD; the server keeps that ledger per hospital and reports the worst hospital's epsilon.
 Either way the accountant state is part of the checkpoint, so a killed and resumed phase continues the same epsilon.
 """
 from __future__ import annotations
@@ -16,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 
 import numpy as np
 import torch
+from flwr.app import Array, ArrayRecord
 from flwr.clientapp import mod as flower_mods
 from flwr.serverapp import NeighboringRelation, PrivacyConfig, RdpAccountant, SamplingMethod
 from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx
@@ -27,7 +26,7 @@ from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, 
 from fedforge.config import ConfigError, PhaseConfig
 from fedforge.errors import UserError
 from fedforge.fl import appconfig, strategies
-from fedforge.fl.flower_compat import PrivacyBudgetExhausted
+from fedforge.fl.flower_compat import PrivacyBudgetExhausted, replace_dp_noise
 
 log = logging.getLogger(__name__)
 fixedclipping_mod = flower_mods.fixedclipping_mod
@@ -49,22 +48,17 @@ def update_norm(reply_arrays, sent_arrays) -> float:
                              for key, new in zip(reply_arrays.keys(), reply_arrays.to_numpy_ndarrays(), strict=True))))
 
 
-@contextlib.contextmanager
-def unpredictable_noise(server_round: int):
-    """Seed the global np.random from the OS CSPRNG (256 bits) for Flower's noise draw, then restore it.
-
-    Only with env FEDFORGE_DP_NOISE_SEED set (tests) is the noise repeatable: seeded from (that seed, round).
-    """
-    saved = np.random.get_state()
+def gaussian_noise(size: int, std: float, server_round: int) -> np.ndarray:
+    """`size` draws of N(0, std^2) (float64) from the OS CSPRNG: 2 x 64 bits of os.urandom -> 2 uniforms in (0, 1)
+    -> Box-Muller. With env FEDFORGE_DP_NOISE_SEED (tests only) the bits come from a PCG64 seeded (seed, round).
+    Known caveat, left as is (as in Flower and Opacus): floating-point samples are not exactly Gaussian and their
+    low-order bits can leak the noised value (Mironov 2012, "On significance of the least significant bits for DP")."""
+    pairs = -(-size // 2)
     fixed = os.environ.get(NOISE_SEED_ENV)
-    if fixed:
-        np.random.seed([int(fixed), int(server_round)])
-    else:
-        np.random.seed(np.frombuffer(secrets.token_bytes(32), dtype=np.uint32))
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)
+    bits = np.random.default_rng([int(fixed), int(server_round)]).bytes(16 * pairs) if fixed else os.urandom(16 * pairs)
+    u1, u2 = ((np.frombuffer(bits, dtype=np.uint64).reshape(2, pairs) >> np.uint64(11)) + 0.5) * 2.0**-53
+    radius = std * np.sqrt(-2.0 * np.log(u1))
+    return np.concatenate([radius * np.cos(2 * np.pi * u2), radius * np.sin(2 * np.pi * u2)])[:size]
 
 
 class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClientSideFixedClipping):
@@ -74,6 +68,7 @@ class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClien
         super().__init__(*args, **kwargs)
         self.sent_arrays = None
         self.update_norms: dict[int, list[float]] = {}  # round -> norm of each aggregated update (tests, logs)
+        self.noise_round = 0  # the true round being aggregated (the fixed test noise is seeded with it)
 
     def configure_train(self, server_round, arrays, config, grid):
         self.sent_arrays = arrays
@@ -88,8 +83,21 @@ class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClien
         if any(norm > self.clipping_norm * (1 + CLIP_TOLERANCE) for norm in norms):
             raise UnclippedUpdate(f"round {actual}: a hospital sent an update of L2 norm {max(norms):.6g} > "
                                   f"dp.clipping_norm {self.clipping_norm}; is its ClientApp FedForge's?")
-        with unpredictable_noise(actual):  # (ResumableRounds' BatchNorm-buffer step is skipped: a DP model has none)
-            return DifferentialPrivacyClientSideFixedClipping.aggregate_train(self, actual, replies)
+        self.noise_round = actual  # (ResumableRounds' BatchNorm-buffer step is skipped: a DP model has none)
+        return DifferentialPrivacyClientSideFixedClipping.aggregate_train(self, actual, replies)
+
+    def add_noise(self, arrays: ArrayRecord) -> ArrayRecord:
+        """Flower's noise step (std sigma * C / hospitals on each coordinate of the mean), drawn by gaussian_noise."""
+        std = self.noise_multiplier * self.clipping_norm / self.num_sampled_clients
+        values = arrays.to_numpy_ndarrays()
+        noise = gaussian_noise(sum(v.size for v in values), std, self.noise_round)
+        log.info("round %d: central DP noise of std %.4g added (OS CSPRNG)", self.noise_round, std)
+        parts = np.split(noise, np.cumsum([v.size for v in values])[:-1])
+        return ArrayRecord({key: Array(value + part.reshape(value.shape).astype(value.dtype))
+                            for key, value, part in zip(arrays.keys(), values, parts, strict=True)})
+
+
+replace_dp_noise(ResumableClientSideDp, ResumableClientSideDp.add_noise)
 
 
 def check_model(model, phase: PhaseConfig, phase_name: str) -> None:
@@ -101,14 +109,6 @@ def check_model(model, phase: PhaseConfig, phase_name: str) -> None:
         raise ConfigError(f"phases.{phase_name}.dp.mode: got {phase.dp.mode!r}; the {type(model).__name__} built for "
                           f"it still has BatchNorm ({batchnorm[0]}, ...), whose statistics would be shared without "
                           "noise; use model.arch cnn (or an arch that honours norm: group)")
-
-
-def _accountant(phase: PhaseConfig, num_clients: int) -> RdpAccountant:
-    """Flower's RDP accountant for one Gaussian release per round over all `num_clients` hospitals."""
-    return RdpAccountant(PrivacyConfig(
-        target_delta=phase.dp.delta, population_size=num_clients,
-        neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
-        sampling_method=SamplingMethod.NO_AMPLIFICATION, max_epsilon=phase.dp.max_epsilon))
 
 
 def sample_epsilon(ledger: list, delta: float) -> float:
@@ -139,7 +139,9 @@ class PhasePrivacy:
                  "fraction_evaluate": 1.0, "min_evaluate_nodes": self.phase.min_clients, "weighted_by_key": WEIGHT_KEY}
         inner = FedProx(proximal_mu=self.phase.proximal_mu, **every) if self.phase.strategy == "fedprox" \
             else FedAvg(**every)
-        accountant = _accountant(self.phase, self.num_clients)
+        accountant = RdpAccountant(PrivacyConfig(  # one Gaussian release per round over all hospitals
+            target_delta=self.dp.delta, population_size=self.num_clients, max_epsilon=self.dp.max_epsilon,
+            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE, sampling_method=SamplingMethod.NO_AMPLIFICATION))
         if "accountant" in self.saved:
             accountant.load_state_dict(self.saved["accountant"])
         self.strategy = ResumableClientSideDp(inner, self.dp.noise_multiplier, self.dp.clipping_norm,
@@ -158,10 +160,8 @@ class PhasePrivacy:
 
     def check_budget(self, sizes: dict[str, int]) -> None:
         """dp.mode sample: raise PrivacyBudgetExhausted if one more round would take a hospital past dp.max_epsilon.
-
-        The next round of a hospital of `size` images is local_steps steps (or local_epochs * ceil(size / batch))
-        at rate batch / size: what its Trainer will do. (dp.mode client: Flower's wrapper checks, per round.)
-        """
+        A hospital of `size` images next does local_steps steps (or local_epochs * ceil(size / batch)) at rate
+        batch / size, as its Trainer will. (dp.mode client: Flower's wrapper checks, per round.)"""
         if self.dp.mode != "sample" or self.dp.max_epsilon is None:
             return
         batch, phase = self.phase.batch_size, self.phase
@@ -211,18 +211,13 @@ def flat_params(params: dict, prefix: str = "") -> dict:
     """{"dp": {"mode": "client"}} -> {"dp.mode": "client"}: run_started params are flat scalars."""
     flat = {}
     for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(flat_params(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
+        flat.update(flat_params(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
     return flat
 
 
 def clipping_mod(msg, context, call_next):
     """Flower's fixedclipping_mod, in dp.mode client phases only (elsewhere it fails: no clipping norm is sent).
-
-    The hospital clips to its own dp.clipping_norm: a server asking for a looser bound is refused.
-    """
+    The hospital clips to its own dp.clipping_norm: a server asking for a looser bound is refused."""
     cfg, phase_name, _, _ = appconfig.from_run_config(context.run_config)
     dp = cfg.phase(phase_name).dp
     if dp.mode != "client":

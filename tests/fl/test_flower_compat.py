@@ -133,3 +133,21 @@ def test_a_forked_clientapp_forgets_the_parents_exit_handlers(monkeypatch):
     assert handlers.registered_exit_handlers == []
     assert calls == [{"runtime_api_address": "127.0.0.1:9", "token": "t", "insecure": True, "certificates": None,
                       "parent_pid": None, "runtime_dependency_install": False}]
+
+
+def test_the_dp_noise_step_we_replace_is_where_flowers_wrapper_adds_its_noise():
+    """Flower's client-side DP wrapper noises the FedAvg mean only in the step replace_dp_noise replaces, and
+    ResumableClientSideDp's replacement is in place (so no noise is drawn from the global np.random)."""
+    from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping
+
+    from fedforge.fl.privacy import ResumableClientSideDp
+
+    aggregate = inspect.getsource(DifferentialPrivacyClientSideFixedClipping.aggregate_train)
+    step = inspect.getsource(flower_compat.DpFixedClippingBase._add_noise_to_aggregated_arrays)
+    assert "self._add_noise_to_aggregated_arrays(aggregated_arrays)" in aggregate and "np.random" not in aggregate
+    assert "add_gaussian_noise_inplace(" in step  # Flower's draw from np.random.normal, which we replace
+    assert ResumableClientSideDp._add_noise_to_aggregated_arrays is ResumableClientSideDp.add_noise
+    with pytest.raises(TypeError, match="^FedAvg is not one of Flower's fixed-clipping DP wrappers$"):
+        from flwr.serverapp.strategy import FedAvg
+
+        flower_compat.replace_dp_noise(FedAvg, ResumableClientSideDp.add_noise)

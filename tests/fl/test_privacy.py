@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -181,21 +182,45 @@ def test_failed_then_resumed_phase_continues_the_same_epsilon(tmp_path, seeded_n
                         json.loads((reference / OUT / "metrics.json").read_text())["privacy"]["epsilon"])
 
 
-def test_noise_is_unpredictable_unless_the_test_switch_is_set(monkeypatch):
+def test_fixed_seed_noise_has_the_asked_std_and_is_gaussian(seeded_noise):
+    """The test switch's path through the same transform: deterministic, so these tolerances cannot flake."""
+    from scipy import stats
+
+    noise = privacy.gaussian_noise(200_001, 0.3, 1)
+    assert noise.shape == (200_001,) and noise.dtype == np.float64
+    assert noise.std() == pytest.approx(0.3, rel=0.01) and abs(noise.mean()) < 0.003  # 3 standard errors: 0.002
+    assert stats.kstest(noise / 0.3, "norm").statistic < 0.005  # KS distance to N(0, 1): ~0.002 for 200k true draws
+    assert np.array_equal(privacy.gaussian_noise(200_001, 0.3, 1), noise)
+    assert not np.array_equal(privacy.gaussian_noise(200_001, 0.3, 2)[:8], noise[:8])  # another round, other noise
+
+
+def test_production_noise_is_drawn_from_the_os_csprng(monkeypatch):
     monkeypatch.delenv(privacy.NOISE_SEED_ENV, raising=False)
-    np.random.seed(0)
-    draws = []
-    for _ in range(2):
-        with privacy.unpredictable_noise(1):
-            draws.append(np.random.normal(size=4))
-    assert not np.array_equal(draws[0], draws[1])
-    assert np.array_equal(np.random.normal(size=4), np.random.RandomState(0).normal(size=4))  # global state restored
-    monkeypatch.setenv(privacy.NOISE_SEED_ENV, "3")
-    fixed = []
-    for _ in range(2):
-        with privacy.unpredictable_noise(1):
-            fixed.append(np.random.normal(size=4))
-    assert np.array_equal(fixed[0], fixed[1])
+    asked = []
+    def urandom(n):  # what os.urandom returns in this test: the bits the test switch draws for (seed 5, round 1)
+        asked.append(n)
+        return np.random.default_rng([5, 1]).bytes(n)
+    monkeypatch.setattr(os, "urandom", urandom)
+    drawn = privacy.gaussian_noise(7, 0.5, 1)
+    assert asked == [64]  # 4 pairs of 64-bit words for 7 draws
+    monkeypatch.setenv(privacy.NOISE_SEED_ENV, "5")
+    assert np.array_equal(drawn, privacy.gaussian_noise(7, 0.5, 1))  # the OS bits, through the same transform
+    monkeypatch.undo()
+    assert not np.array_equal(privacy.gaussian_noise(7, 0.5, 1), privacy.gaussian_noise(7, 0.5, 1))
+
+
+def test_the_server_noise_bypasses_the_global_numpy_generator(tiny_repo, seeded_noise, monkeypatch):
+    """Flower's wrapper would draw from np.random; ours adds gaussian_noise of std sigma * C / hospitals instead."""
+    calls = []
+    real = privacy.gaussian_noise
+    monkeypatch.setattr(privacy, "gaussian_noise", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(np.random, "normal", lambda *a, **k: pytest.fail("noise drawn from the global np.random"))
+    cfg = dp_config(rounds=2)
+    run(tiny_repo, cfg)
+    from fedforge.fl import task
+
+    size = sum(v.numel() for v in task.new_model(cfg, tiny_repo, "bloodmnist", cfg.phase("T")).state_dict().values())
+    assert calls == [(size, pytest.approx(0.8 * 0.05 / 2), 1), (size, pytest.approx(0.8 * 0.05 / 2), 2)]
 
 
 def test_dp_sgd_phase_reports_the_worst_hospitals_epsilon(tiny_repo, seeded_noise):
