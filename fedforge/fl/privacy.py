@@ -2,10 +2,10 @@
 
 dp.mode client (hospital-level DP): each hospital clips its update to dp.clipping_norm (Flower's `fixedclipping_mod`,
 client_app.py); the server checks every update it aggregates is clipped, averages them with equal weights and adds
-Gaussian noise (Flower's `DifferentialPrivacyClientSideFixedClipping` over a plain FedAvg/FedProx, its noise drawn
-from the OS CSPRNG by `gaussian_noise`, not from the global np.random Flower uses) while Flower's `RdpAccountant`
-composes one Gaussian release per round. The round offset of a resumed phase lives on the wrapper (ResumableRounds),
-so the wrapped strategy keeps FedAvg's own `aggregate_train`, as the accountant requires.
+Gaussian noise (Flower's `DifferentialPrivacyClientSideFixedClipping` over a plain FedAvg/FedProx, the noise drawn
+from the OS CSPRNG by `gaussian_noise`, not Flower's np.random) while Flower's `RdpAccountant` composes one Gaussian
+release per round. The round offset of a resumed phase lives on the wrapper (ResumableRounds), so the wrapped
+strategy keeps FedAvg's own `aggregate_train`, as the accountant requires. bn: local BatchNorm never leaves a hospital.
 dp.mode sample (patient-level DP-SGD, fedforge/train/dp_sgd.py): each hospital reports the (noise, sample rate,
 steps) of its DP-SGD; the server keeps that ledger per hospital and reports the worst hospital's epsilon.
 Either way the accountant state is part of the checkpoint, so a killed and resumed phase continues the same epsilon.
@@ -66,30 +66,29 @@ class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClien
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.sent_arrays = None
         self.update_norms: dict[int, list[float]] = {}  # round -> norm of each aggregated update (tests, logs)
         self.noise_round = 0  # the true round being aggregated (the fixed test noise is seeded with it)
 
-    def configure_train(self, server_round, arrays, config, grid):
-        self.sent_arrays = arrays
-        return super().configure_train(server_round, arrays, config, grid)
-
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
-        norms = [update_norm(next(iter(r.content.array_records.values())), self.sent_arrays)
+        norms = [update_norm(next(iter(r.content.array_records.values())), self.round_start_arrays)
                  for r in replies if not r.has_error()]
         actual = server_round + self.round_offset
         self.update_norms[actual] = norms
         if any(norm > self.clipping_norm * (1 + CLIP_TOLERANCE) for norm in norms):
             raise UnclippedUpdate(f"round {actual}: a hospital sent an update of L2 norm {max(norms):.6g} > "
                                   f"dp.clipping_norm {self.clipping_norm}; is its ClientApp FedForge's?")
-        self.noise_round = actual  # (ResumableRounds' BatchNorm-buffer step is skipped: a DP model has none)
-        return DifferentialPrivacyClientSideFixedClipping.aggregate_train(self, actual, replies)
+        self.noise_round = actual  # (ResumableRounds' BatchNorm-buffer step is skipped: no BatchNorm is sent)
+        aggregated, metrics = DifferentialPrivacyClientSideFixedClipping.aggregate_train(self, actual, replies)
+        if self.bn == "local":  # FedBN: after the noise, the aggregate gets the server's (unused) BatchNorm back
+            self._fill_local_batchnorm(replies, actual)
+            start = self.round_start_arrays
+            aggregated = aggregated and ArrayRecord({k: aggregated[k] if k in aggregated else start[k] for k in start})
+        return aggregated, metrics
 
     def add_noise(self, arrays: ArrayRecord) -> ArrayRecord:
         """Flower's noise step (std sigma * C / hospitals on each coordinate of the mean), drawn by gaussian_noise."""
-        std = self.noise_multiplier * self.clipping_norm / self.num_sampled_clients
-        values = arrays.to_numpy_ndarrays()
+        std, values = self.noise_multiplier * self.clipping_norm / self.num_sampled_clients, arrays.to_numpy_ndarrays()
         noise = gaussian_noise(sum(v.size for v in values), std, self.noise_round)
         log.info("round %d: central DP noise of std %.4g added (OS CSPRNG)", self.noise_round, std)
         parts = np.split(noise, np.cumsum([v.size for v in values])[:-1])
@@ -101,14 +100,14 @@ replace_dp_noise(ResumableClientSideDp, ResumableClientSideDp.add_noise)
 
 
 def check_model(model, phase: PhaseConfig, phase_name: str) -> None:
-    """A DP phase's model must have no BatchNorm (its statistics would leave the hospital without noise): config.py
-    refuses norm != group, but an architecture may ignore model.norm."""
+    """A DP phase's model must have no BatchNorm (its statistics would leave the hospital without noise) unless
+    bn: local keeps it at the hospital: config.py checks the norm, but an architecture may ignore model.norm."""
     kinds = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
     batchnorm = [name for name, module in model.named_modules() if isinstance(module, kinds)]
-    if phase.dp.mode != "none" and batchnorm:
+    if phase.dp.mode != "none" and batchnorm and phase.bn != "local":
         raise ConfigError(f"phases.{phase_name}.dp.mode: got {phase.dp.mode!r}; the {type(model).__name__} built for "
                           f"it still has BatchNorm ({batchnorm[0]}, ...), whose statistics would be shared without "
-                          "noise; use model.arch cnn (or an arch that honours norm: group)")
+                          "noise; use model.arch cnn (or an arch that honours norm: group), or bn: local")
 
 
 def sample_epsilon(ledger: list, delta: float) -> float:
@@ -159,9 +158,8 @@ class PhasePrivacy:
             log.info("privacy budget: %s; the phase ends after the last round within dp.max_epsilon", exc)
 
     def check_budget(self, sizes: dict[str, int]) -> None:
-        """dp.mode sample: raise PrivacyBudgetExhausted if one more round would take a hospital past dp.max_epsilon.
-        A hospital of `size` images next does local_steps steps (or local_epochs * ceil(size / batch)) at rate
-        batch / size, as its Trainer will. (dp.mode client: Flower's wrapper checks, per round.)"""
+        """dp.mode sample: raise PrivacyBudgetExhausted if one more round would take a hospital past dp.max_epsilon:
+        its Trainer next does local_steps (or local_epochs * ceil(size / batch)) steps at rate batch / size."""
         if self.dp.mode != "sample" or self.dp.max_epsilon is None:
             return
         batch, phase = self.phase.batch_size, self.phase
@@ -217,7 +215,8 @@ def flat_params(params: dict, prefix: str = "") -> dict:
 
 def clipping_mod(msg, context, call_next):
     """Flower's fixedclipping_mod, in dp.mode client phases only (elsewhere it fails: no clipping norm is sent).
-    The hospital clips to its own dp.clipping_norm: a server asking for a looser bound is refused."""
+    The hospital clips to its own dp.clipping_norm: a server asking for a looser bound is refused. With bn: local
+    the reply leaves BatchNorm out: the mod compares it with those keys of the global model the handler trained."""
     cfg, phase_name, _, _ = appconfig.from_run_config(context.run_config)
     dp = cfg.phase(phase_name).dp
     if dp.mode != "client":
@@ -226,12 +225,18 @@ def clipping_mod(msg, context, call_next):
     if asked != dp.clipping_norm:
         raise UnclippedUpdate(f"the server asked for clipping norm {asked}, this hospital's dp.clipping_norm is "
                               f"{dp.clipping_norm}; refusing to send a less private update")
-    return fixedclipping_mod(msg, context, call_next)
+    if cfg.phase(phase_name).bn != "local":
+        return fixedclipping_mod(msg, context, call_next)
+    reply = call_next(msg, context)
+    if reply.has_error():
+        return reply
+    received = msg.content["arrays"]
+    msg.content["arrays"] = ArrayRecord({key: received[key] for key in reply.content["arrays"]})
+    return fixedclipping_mod(msg, context, lambda *_: reply)
 
 
 def client_metrics(phase: PhaseConfig, result: dict | None = None) -> dict:
-    """Extra reply metrics of a hospital: the equal aggregation weight the accountant needs (dp.mode client),
-    or the round's DP-SGD ledger entry (dp.mode sample, from task.train_local's result)."""
+    """A hospital's extra reply metrics: weight 1 for the accountant (client) or its DP-SGD ledger entry (sample)."""
     if phase.dp.mode == "client":
         return {WEIGHT_KEY: 1}
     return dict((result or {}).get("dp", {}))

@@ -92,6 +92,29 @@ def test_a_dp_phase_whose_built_model_still_has_batchnorm_is_refused(tiny_repo):
         privacy.check_model(model, cfg.phase("T"), "T")
 
 
+def test_client_dp_with_local_batchnorm_never_sends_batchnorm(tiny_repo, seeded_noise, monkeypatch):
+    """DP needs GroupNorm or bn: local. A BatchNorm CNN with bn: local runs hospital-level DP: every train reply
+    that reaches the server is the model minus its BatchNorm keys (and clipped), each aggregate is the full model."""
+    from fedforge.fl import batchnorm, task
+
+    replies, aggregates = [], []
+    norm, aggregate = privacy.update_norm, privacy.ResumableClientSideDp.aggregate_train
+    monkeypatch.setattr(privacy, "update_norm", lambda reply, sent: replies.append(list(reply.keys())) or norm(reply, sent))
+    monkeypatch.setattr(privacy.ResumableClientSideDp, "aggregate_train",
+                        lambda self, *a: aggregates.append(aggregate(self, *a)) or aggregates[-1])
+    raw = tiny_raw(min_clients=2, rounds=2, bn="local")
+    raw["model"].update(arch="cnn", norm="batch")
+    raw["phases"]["T"]["dp"] = DP
+    cfg = config.parse(raw)
+    model = task.new_model(cfg, tiny_repo, "bloodmnist", cfg.phase("T"))
+    privacy.check_model(model, cfg.phase("T"), "T")  # accepted: its BatchNorm stays at the hospitals
+    metrics = run(tiny_repo, cfg)
+    bn = set(batchnorm.batchnorm_keys(model))
+    assert len(bn) == 7 * 5 and replies == [[k for k in model.state_dict() if k not in bn]] * 4  # 2 hospitals x 2 rounds
+    assert [list(arrays.keys()) for arrays, _ in aggregates] == [list(model.state_dict())] * 2
+    assert metrics["privacy"]["epsilon"] == pytest.approx(closed_form_epsilon(0.8, 2, 1e-3, ORDERS), rel=0.01)
+
+
 def test_run_started_params_are_flat_scalars():
     flat = privacy.flat_params(dp_config().phase("T").model_dump())
     assert {k: v for k, v in flat.items() if k.startswith("dp.")} == {f"dp.{k}": v for k, v in DP.items()}
