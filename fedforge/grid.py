@@ -20,6 +20,7 @@ from pathlib import Path
 
 from fedforge import paths
 from fedforge.errors import UserError
+from fedforge.io import write_text
 
 # The grid, in one place: per phase, its axes (params key -> values, in table order) and the settings
 # every cell of that phase adds. proximal_mu 0.1 is issue 10's FedProx probe value; only fedprox reads it.
@@ -41,7 +42,6 @@ class Cell:
     name: str
     phase: str
     settings: tuple[tuple[str, object], ...]
-
 
 
 def grid_cells(prefix: str = "grid") -> list[Cell]:
@@ -78,7 +78,10 @@ def run_dvc(args: list[str]) -> str:
     result = subprocess.run(args, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
-        raise UserError(f"`{' '.join(['dvc', *args[len(DVC):]])}` failed: {lines[-1]}")
+        error = next((line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR")), lines[-1])
+        if "conflicts with existing experiment" in error:  # DVC goes on with a `-f` hint on further lines
+            error = error.split(". ")[0] + ": `dvc exp remove` it or queue under another --name"
+        raise UserError(f"`{' '.join(['dvc', *args[len(DVC):]])}` failed: {error}")
     return result.stdout
 
 
@@ -216,8 +219,6 @@ def report(out: Path, prefix: str, note: str = "") -> list[dict]:
     if not rows:
         raise UserError(f"no finished `{prefix}-*` grid experiments in `dvc exp show`; run `fedforge grid queue` "
                         "and `dvc queue start --jobs 1` first (`dvc queue status` shows progress)")
-    from fedforge.io import write_text
-
     heatmap(rows, out / "figures" / "grid_heatmap.png")
     write_text(out / "grid.md", markdown(rows, prefix, note))
     return rows

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fedforge import grid
+from fedforge import cli, grid
 from fedforge.errors import UserError
 from tests.conftest import copy_tracked_files, tiny_params_dict, write_params
 
@@ -106,6 +106,28 @@ def test_report_without_grid_experiments_is_one_clear_line(monkeypatch, tmp_path
         grid.report(tmp_path, "grid")
     assert list(tmp_path.iterdir()) == []
 
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["grid", "queue", "--cells", "b-ce"], "not a DVC repository root; run `fedforge grid` where dvc.yaml is"),
+    (["grid", "queue", "--scale", "0"], "--scale 0.0: must be > 0 (a fraction of the real split sizes, e.g. 0.25)"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, error, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fedforge grid: error: ") and err.count("\n") == 1 and error in err, err
+
+
+def test_a_name_taken_by_an_earlier_grid_is_one_line_with_the_fix(monkeypatch, tmp_path):
+    (tmp_path / ".dvc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    dvc_says = ("ERROR: Experiment conflicts with existing experiment 'grid-b-ce'. To overwrite the existing "
+                "experiment run:\n\n\tdvc exp run -f ...\n")
+    fake_dvc = [sys.executable, "-c", f"import sys; sys.stderr.write({dvc_says!r}); sys.exit(255)"]
+    with pytest.raises(UserError) as error:
+        grid.run_dvc([*fake_dvc, "exp", "run", "--queue", "-n", "grid-b-ce"])
+    assert str(error.value) == ("`dvc exp run --queue -n grid-b-ce` failed: Experiment conflicts with existing "
+                                "experiment 'grid-b-ce': `dvc exp remove` it or queue under another --name")
 
 def normalised(text: str) -> str:
     """The report with every measured number replaced by N, so its whole shape can be compared."""
