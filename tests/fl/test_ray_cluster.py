@@ -1,6 +1,7 @@
 """Simulation Engine on an existing Ray cluster: the test starts a Ray head of its own (`ray start --head`), runs a
 tiny phase with RAY_ADDRESS pointing at it, and checks the ClientApps ran in that cluster (Flower started no Ray of
-its own), the numbers equal the local engine's, and the cluster outlives the phase while nothing we started does.
+its own), the numbers equal the local engine's, and the cluster outlives the phase while nothing we started does;
+the same when the stage is SIGKILLed mid-round. Slow: a Ray head and actors per test (~2-3 min on 2 busy cores).
 
 The head runs in a session of its own: `ray stop` would stop every Ray process on the machine (other people's
 simulations too), so the test stops exactly that session's processes instead.
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -23,8 +25,8 @@ import pytest
 
 from fedforge.fl import appconfig, engine, simulation
 from fedforge.fl.processes import stop
-from tests.fl.conftest import tiny_config, write_tiny_data
-from tests.fl.test_simulation import OUT, alive, gone_within, rounds, simulation_config
+from tests.fl.conftest import tiny_config, tiny_raw, write_tiny_data
+from tests.fl.test_simulation import OUT, STAGE, alive, gone_within, rounds, simulation_config
 
 RAY = Path(sys.executable).with_name("ray")  # the venv's: cluster workers run the Python that started the node
 
@@ -38,7 +40,7 @@ def _free_port() -> int:
 class RayHead:
     """A one-node Ray cluster with its own temp dir and ports, in a session of its own (which is how we stop it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths are length-limited
         port = _free_port()
         self.address = f"127.0.0.1:{port}"
@@ -46,7 +48,7 @@ class RayHead:
             [str(RAY), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
              "--include-dashboard=false", f"--ray-client-server-port={_free_port()}", f"--temp-dir={self.temp_dir}",
              "--disable-usage-stats"],
-            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self.session = starter.pid  # every process of the head (GCS, raylet, agents, workers) stays in it
         output, _ = starter.communicate(timeout=180)
         assert starter.returncode == 0, output
@@ -145,6 +147,40 @@ def test_phase_runs_on_an_existing_ray_cluster_like_the_local_engine(ray_head, t
     assert {"gcs_server", "raylet"} <= {p.name() for p in head}
     ray_head.stop()
     assert alive(head + list(head_seen.processes.values())) == []  # nothing of the head is left
+
+
+@pytest.mark.slow
+def test_stage_killed_mid_round_on_a_cluster_ends_its_driver_and_actors_but_not_the_cluster(tiny_repo):
+    """SIGKILL of the stage: the driver dies with it (PDEATHSIG), Ray ends the run's actors, the cluster stays."""
+    head = RayHead(env={**os.environ, "FEDFORGE_FAULTS": "client_0:train:1:hang"})  # actors get `ray start`'s env
+    try:
+        raw = tiny_raw()
+        raw["federation"]["engine"] = "simulation"
+        with watching(head) as (ours, head_seen):
+            stage = subprocess.Popen([sys.executable, "-c", STAGE, str(tiny_repo), json.dumps(raw)], cwd=tiny_repo,
+                                     start_new_session=True, env={**os.environ, "RAY_ADDRESS": head.address})
+            try:
+                events = tiny_repo / OUT / "events.jsonl"
+                deadline = time.monotonic() + 240
+                while time.monotonic() < deadline and (
+                        '"round_started"' not in (events.read_text() if events.exists() else "")
+                        or len(head_seen.showing("ClientAppActor")) < 2):
+                    assert stage.poll() is None, "the stage ended before round 1 started"
+                    time.sleep(0.5)
+                time.sleep(3)  # client_0's actor hangs in round 1 now, client_1's has answered
+                stage.kill()
+                assert stage.wait(timeout=60) == -9
+            finally:
+                if stage.poll() is None:
+                    stage.kill()
+        driver = ours.showing("fedforge.fl.simulation")
+        actors = head_seen.showing("ClientAppActor")
+        assert (len(driver), len(actors)) == (1, 2)
+        assert gone_within(list(ours.processes.values()) + actors, 90) == []
+        assert " 0.0/2.0 CPU" in head.status()  # the cluster still runs, with all its CPUs free again
+    finally:
+        head.stop()
+    assert alive(list(head_seen.processes.values())) == []
 
 
 def test_without_ray_address_the_backend_starts_its_own_ray_and_with_it_joins_that_cluster():
