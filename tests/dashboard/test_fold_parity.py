@@ -1,9 +1,10 @@
 """The dashboard's TypeScript event fold (runState.ts) against the monitor's Python fold, the source of truth.
 
 Both fold the recorded phase (fixtures/phase_a_events.jsonl) at every round's end, whole, and stopped or failed
-mid-round; the Python view of each case goes to a JSON file that dashboard/src/lib/runState.parity.test.ts
+mid-round, and a 100-hospital run that samples 30 a round (fixtures/many_clients.py); the Python view of each case goes to a JSON file that dashboard/src/lib/runState.parity.test.ts
 (run here through Vitest) compares with its own fold. Compared: what both folds have (run state and metrics,
-rounds, node states, last-seen times, per-client history and failures) and the liveness thresholds.
+rounds with who was sampled, node states, last-seen times, per-client history and failures) and the liveness
+thresholds.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from fedforge.monitor.server.core.projection import fold_events
 from fedforge.monitor.server.core.settings import LOST_AFTER_S, STALE_AFTER_S
 from fedforge.train.metrics import METRIC_KEYS
+from tests.dashboard.fixtures.many_clients import many_client_events
 from tests.dashboard.harness import REPO, load_events
 
 DASHBOARD = REPO / "dashboard"
@@ -24,7 +26,7 @@ VITEST_FILE = "src/lib/runState.parity.test.ts"
 RUN_FIELDS = ("phase", "dataset", "data_source", "strategy", "engine", "num_rounds", "current_round", "started_at",
               "finished_at", "last_event_ts", "state", "error")
 ROUND_FIELDS = ("round", *METRIC_KEYS, "train_loss", "clients_ok", "clients_failed", "num_examples", "seconds",
-                "client_train_loss")
+                "client_train_loss", "clients_sampled")
 STEP_FIELDS = ("round", "stage", "num_examples", "train_loss", "metrics", "seconds")
 
 
@@ -58,6 +60,11 @@ def parity_cases(events: list[dict]) -> dict[str, list[dict]]:
     cases["whole phase"] = events
     cases["stopped mid-round"] = finished_mid_round(events, "stopped", "stopped from the dashboard")
     cases["failed mid-round"] = finished_mid_round(events, "failed", "RuntimeError: the server lost its grid")
+    # 100 hospitals, 30 sampled a round (seeded): whole, and cut in round 2 once its sampled clients were sent work
+    many = many_client_events(clients=100, per_round=30, rounds=2)
+    cases["100 hospitals, 30 sampled a round"] = many
+    first_update = next(i for i, e in enumerate(many) if e["type"] == "client_update" and e["round"] == 2)
+    cases["100 hospitals, round 2 training"] = many[:first_update]
     return cases
 
 

@@ -781,6 +781,11 @@ export interface components {
             clients_failed?: string[];
             /** Clients Ok */
             clients_ok?: string[];
+            /**
+             * Clients Sampled
+             * @description Clients sampled for this round (its round_started); null until that event arrived
+             */
+            clients_sampled?: string[] | null;
             /** Completed At */
             completed_at?: number | null;
             /**

@@ -34,7 +34,7 @@ function sharedView(run: LiveRun) {
     rounds: run.rounds.map((r) => ({
       round: r.round, ...metricsView(r.metrics), train_loss: r.train_loss, clients_ok: r.clients_ok,
       clients_failed: r.clients_failed, num_examples: r.num_examples, seconds: r.seconds,
-      client_train_loss: r.client_train_loss, completed: r.completed,
+      client_train_loss: r.client_train_loss, clients_sampled: r.sampled, completed: r.completed,
     })),
     nodes: Object.fromEntries(Object.values(run.nodes).map((n) => [n.id, {
       kind: n.kind, state: n.state, last_seen: n.lastSeen, partition_size: n.partitionSize,

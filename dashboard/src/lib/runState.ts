@@ -1,10 +1,10 @@
 // Folds a run's event stream into what the views draw. Pure, so replaying stored events and live updates
 // go through the same code, and tests can feed it events directly.
 // The monitor's fold (fedforge/monitor/server/core/projection.py) is the source of truth: run, rounds, node
-// states and last-seen times follow it, checked by tests/dashboard/test_fold_parity.py. Three view-only extras
-// show what the projection cannot know yet: a sampled client is "training" from round_started until it reports
-// (the monitor keeps its last reported state), round_completed ends every client's work of that round, and each
-// round keeps who was sampled for it (round_started's clients; fraction_train < 1 leaves the others idle).
+// states, who was sampled for each round and last-seen times follow it, checked by tests/dashboard/test_fold_parity.py.
+// Two view-only extras show what the projection cannot know yet: a sampled client is "training" from round_started
+// until it reports (the monitor keeps its last reported state), and round_completed ends every client's work of
+// that round.
 import type { GlobalMetrics, MonitorEvent, NodeState, RunFinished } from "@/api/types";
 
 export interface ClientStep {
@@ -51,7 +51,8 @@ export interface RoundView {
   /** DP budget spent after this round (null without differential privacy). */
   epsilon: number | null;
   hospitals: HospitalMetrics;
-  /** Clients the server sampled for this round (round_started); null until that event is seen. */
+  /** Clients the server sampled for this round (round_started; the projection's clients_sampled); null until
+   * that event is seen. With fraction_train < 1 the others sit the round out. */
   sampled: string[] | null;
   completed: boolean;
 }

@@ -65,6 +65,8 @@ class RoundRow(BaseModel):
     client_train_loss: dict[str, float] = Field(default_factory=dict)
     epsilon: float | None = Field(default=None, description="DP budget spent after this round; null without DP")
     client_epsilons: dict[str, float] = Field(default_factory=dict, description="Per-hospital epsilon (DP-SGD)")
+    clients_sampled: list[str] | None = Field(default=None, description="Clients sampled for this round "
+                                              "(its round_started); null until that event arrived")
     started_at: float | None = None
     completed_at: float | None = None
 

@@ -16,7 +16,8 @@ import sqlite_utils
 from fedforge.monitor.server.core import projection
 from fedforge.monitor.server.core.runstate import next_state
 
-JSON_COLUMNS = {"metrics", "label_histogram", "clients_ok", "clients_failed", "client_train_loss", "client_epsilons"}
+JSON_COLUMNS = {"metrics", "label_histogram", "clients_ok", "clients_failed", "client_train_loss", "client_epsilons",
+                "clients_sampled"}
 HISTORY_LIMIT = 1000  # newest per-round results returned per node
 
 SCHEMA = {
@@ -27,7 +28,8 @@ SCHEMA = {
     "rounds": ({"run_id": str, "round": int, "acc": float, "auc": float, "balanced_acc": float, "loss": float,
                 "train_loss": float, "clients_ok": str, "clients_failed": str, "num_examples": int,
                 "seconds": float, "bytes_down": int, "bytes_up": int, "client_train_loss": str,
-                "started_at": float, "completed_at": float, "epsilon": float, "client_epsilons": str}, ("run_id", "round")),
+                "started_at": float, "completed_at": float, "epsilon": float, "client_epsilons": str,
+                "clients_sampled": str}, ("run_id", "round")),
     "nodes": ({"run_id": str, "node_id": str, "kind": str, "state": str, "last_seen": float,
                "partition_size": int, "label_histogram": str, "failures": int, "last_error": str},
               ("run_id", "node_id")),

@@ -36,7 +36,7 @@ def new_round(run_id: str, number: int) -> dict:
     return {"run_id": run_id, "round": number, "acc": None, "auc": None, "balanced_acc": None, "loss": None,
             "train_loss": None, "clients_ok": [], "clients_failed": [], "num_examples": 0, "seconds": None,
             "bytes_down": 0, "bytes_up": 0, "client_train_loss": {}, "started_at": None, "completed_at": None,
-            "epsilon": None, "client_epsilons": {}}
+            "epsilon": None, "client_epsilons": {}, "clients_sampled": None}
 
 
 def _seen(node: dict, ts: float) -> None:
@@ -73,7 +73,7 @@ def apply(event, run: dict, node, round_row, history, every_node) -> None:
             n["label_histogram"] = event.label_histograms.get(client, n["label_histogram"])
     elif isinstance(event, RoundStarted):
         run["current_round"] = max(run["current_round"], event.round)
-        round_row(event.round)["started_at"] = event.ts
+        round_row(event.round).update(started_at=event.ts, clients_sampled=event.clients)
         server["state"] = "training"
     elif isinstance(event, ClientUpdate):
         n = node(event.client)
