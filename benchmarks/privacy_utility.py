@@ -4,11 +4,11 @@ Runs phase A of params.yaml on the synthetic twin (small scale) with the GroupNo
 phase's `norm` override sets it), once without DP and once per (mode, noise multiplier), for each hospital
 count, on the local engine, one run at a time. Phase A's own settings (2 local epochs, AdamW lr 0.002, FedAvg)
 except `--rounds` and `--batch-size`: with phase A's batch of 64, a hospital of the 30 holds ~2 batches, too few
-steps for even the no-DP model to learn in a few rounds. Each finished run is appended to `--log` (JSON lines) and
-skipped when the command is run again, so an interrupted table resumes. Writes the Markdown table to `--out`.
+steps for even the no-DP model to learn in a few rounds. With `--log`, each finished run is appended there (JSON
+lines) and skipped when the command runs again, so an interrupted table resumes. Writes the table to `--out`.
 
   .venv/bin/python benchmarks/privacy_utility.py --scale 0.15 --rounds 5 --batch-size 16 --hospitals 3,30 \\
-      --noise 0.5,1.0 --out docs/figures/privacy_utility.md
+      --noise 0.5,1.0 --out docs/figures/privacy_utility.md --log /tmp/privacy_utility.jsonl
 """
 from __future__ import annotations
 
@@ -83,11 +83,11 @@ def main() -> None:
     parser.add_argument("--clipping-norm", type=float, default=1.0)
     parser.add_argument("--delta", type=float, default=1e-5)
     parser.add_argument("--out", default="docs/figures/privacy_utility.md")
-    parser.add_argument("--log", default="docs/figures/privacy_utility.jsonl", help="finished runs (resume)")
+    parser.add_argument("--log", default="", help="JSON lines of finished runs: appended, and runs in it are skipped")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    params, cwd, log_path = Path(args.params).resolve(), Path.cwd(), Path(args.log).resolve()
-    done = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
+    params, cwd, log_path = Path(args.params).resolve(), Path.cwd(), Path(args.log).resolve() if args.log else None
+    done = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path and log_path.exists() else []
     base = Path(tempfile.mkdtemp(prefix="fedforge-privacy-"))
     settings = [("none", 1.0)] + [(m, float(n)) for m in args.modes.split(",") for n in args.noise.split(",")]
     setup = {"scale": args.scale, "rounds": args.rounds, "batch_size": args.batch_size,
@@ -113,8 +113,9 @@ def main() -> None:
                        "epsilon": (metrics.get("privacy") or {}).get("epsilon"),
                        "seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
                 done.append(row)
-                with open(log_path, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                if log_path:
+                    with open(log_path, "a") as fh:
+                        fh.write(json.dumps(row) + "\n")
                 print(f"RESULT {json.dumps(row)}", flush=True)
     finally:
         os.chdir(cwd)
