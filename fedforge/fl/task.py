@@ -21,6 +21,7 @@ from fedforge import paths
 from fedforge.config import Config, PhaseConfig, phase_model
 from fedforge.data.arrays import load_split, read_meta
 from fedforge.errors import MissingInputError
+from fedforge.fl.flower_compat import array_numpy
 from fedforge.models.factory import build_model, load_model
 from fedforge.train import trainer as central_trainer
 from fedforge.train.data import ArrayDataset
@@ -104,7 +105,7 @@ def get_arrays(model: torch.nn.Module) -> ArrayRecord:
 
 def set_arrays(model: torch.nn.Module, arrays: ArrayRecord) -> None:
     """Load an ArrayRecord into the model; averaged integer buffers are cast back to their dtype."""
-    model.load_state_dict(arrays.to_torch_state_dict(), strict=True)
+    model.load_state_dict({key: torch.from_numpy(array_numpy(array)) for key, array in arrays.items()}, strict=True)
 
 
 class ProximalTrainer(Trainer):
