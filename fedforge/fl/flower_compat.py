@@ -61,6 +61,7 @@ __all__ = [  # what the rest of FedForge may import from here
     "run_superexec_with",
     "secaggplus_mod",
     "set_task_identity",
+    "sweep_undelivered_only",
 ]
 SUPPORTED_FLWR = ">=1.42,<1.43"  # the pin in pyproject.toml (test_flower_compat checks that they agree)
 FLOWER_ENV = {
@@ -112,6 +113,7 @@ from flwr.proto.control_pb2 import ListRunsRequest  # pylint: disable=E0611
 from flwr.proto.message_pb2 import Message as ProtoMessage  # pylint: disable=E0611
 from flwr.server import LegacyContext, ServerConfig
 from flwr.server.strategy import FedAvg as LegacyFedAvg
+from flwr.server.superlink.fleet.vce import vce_api as vce_module
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.server.workflow.constant import MAIN_PARAMS_RECORD
 from flwr.serverapp.exception import PrivacyBudgetExhausted
@@ -175,6 +177,8 @@ PRIVATE_SYMBOLS = {  # name here -> "module:attribute" in flwr; why FedForge nee
     "_run_simulation": "flwr.simulation.run_simulation:_run_simulation",  # Simulation Engine with our Run
     "NOOP_FEDERATION_ID": "flwr.supercore.constant:NOOP_FEDERATION_ID",  # the federation a local simulation has
     "EventType": "flwr.supercore.telemetry:EventType",  # the exit event it records (telemetry stays off)
+    # ... and its message sweep, O(nodes x pending messages) per 0.1 s (sweep_undelivered_only)
+    "vce_module": "flwr.server.superlink.fleet.vce:vce_api",
 }
 
 
@@ -191,9 +195,29 @@ def run_simulation_with_config(server_app, client_app, num_supernodes: int, back
     run.override_config = dict(context.run_config)
     run.primary_task_id = 1
     run.federation_id = NOOP_FEDERATION_ID
+    sweep_undelivered_only()
     _run_simulation(num_supernodes=num_supernodes, client_app=client_app, server_app=server_app,
                     backend_name="ray", backend_config=backend_config, server_app_context=context, run=run,
                     app_dir=str(app_dir), is_app=True, exit_event=EventType.PYTHON_API_RUN_SIMULATION_LEAVE)
+
+
+def sweep_undelivered_only() -> None:
+    """Make the Simulation Engine ask its link state for a node's messages only when one awaits delivery.
+
+    flwr 1.42 calls get_message_ins(node, limit=1) for every virtual SuperNode every 0.1 s, and each call
+    validates every stored message (kept until its reply is pulled): ~0.3 CPU-s per message at 100 nodes.
+    One pass per sweep finds the nodes with an undelivered message; only they get Flower's own call."""
+    def add_messages_to_queue(state, queue, nodes_mapping, f_stop) -> None:
+        while not f_stop.is_set():
+            with state.lock:
+                waiting = {m.metadata.dst_node_id for m in state.message_ins_store.values()
+                           if m.metadata.delivered_at == ""}
+            for node_id in (node for node in nodes_mapping if node in waiting):
+                for message in state.get_message_ins(node_id=node_id, limit=1):
+                    queue.put(message)
+            f_stop.wait(0.1)
+
+    vce_module.add_messages_to_queue = add_messages_to_queue
 
 
 def replace_dp_noise(wrapper_cls: type, add_noise) -> None:

@@ -168,3 +168,58 @@ def test_array_numpy_reads_what_array_numpy_method_reads():
     assert {k: (v.dtype, v.shape, v.tobytes()) for k, v in got.items()} == \
         {k: (v.dtype, v.shape, v.tobytes()) for k, v in want.items()}
     assert all(v.flags.writeable for v in got.values())
+
+
+class _FakeLinkState:
+    """The parts of flwr's InMemoryLinkState the Simulation Engine's sweep touches; records which nodes it asks."""
+
+    def __init__(self):
+        import threading
+        from types import SimpleNamespace
+
+        self.lock, self.asked = threading.RLock(), []
+        self.message_ins_store = {  # id -> message for node N, delivered or not yet
+            msg_id: SimpleNamespace(id=msg_id, metadata=SimpleNamespace(dst_node_id=node, delivered_at=delivered))
+            for msg_id, node, delivered in [("m1", 2, ""), ("m2", 1, "earlier"), ("m3", 3, ""), ("m4", 2, "")]}
+
+    def get_message_ins(self, node_id, limit):
+        self.asked.append(node_id)
+        found = [m for m in self.message_ins_store.values()
+                 if m.metadata.dst_node_id == node_id and m.metadata.delivered_at == ""][:limit]
+        for message in found:
+            message.metadata.delivered_at = "now"
+        return found
+
+
+class _TwoSweeps:
+    """f_stop that lets the sweep loop run twice."""
+
+    def __init__(self):
+        self.checks = 0
+
+    def is_set(self):
+        self.checks += 1
+        return self.checks > 2
+
+    def wait(self, _seconds):
+        pass
+
+
+def _sweep_twice(sweep) -> tuple[list[str], list[int]]:
+    """(ids queued, nodes asked) by a sweep function over three nodes, two passes."""
+    import queue
+
+    state, queued = _FakeLinkState(), queue.Queue()
+    sweep(state, queued, {1: 0, 2: 1, 3: 2}, _TwoSweeps())
+    return [queued.get_nowait().id for _ in range(queued.qsize())], state.asked
+
+
+def test_the_simulation_sweep_we_replace_queues_what_flowers_queues_asking_only_nodes_with_work(monkeypatch):
+    vce = flower_compat.vce_module
+    assert "add_messages_to_queue" in vce.run_api.__code__.co_names  # run_api looks the sweep up by name
+    monkeypatch.setattr(vce, "add_messages_to_queue", vce.add_messages_to_queue)  # restored after the test
+    flowers = _sweep_twice(vce.add_messages_to_queue)
+    flower_compat.sweep_undelivered_only()
+    ours = _sweep_twice(vce.add_messages_to_queue)
+    assert flowers == (["m1", "m3", "m4"], [1, 2, 3, 1, 2, 3])
+    assert ours == (["m1", "m3", "m4"], [2, 3, 2])
