@@ -45,7 +45,6 @@ __all__ = [  # what the rest of FedForge may import from here
     "SubprocessExecutor",
     "TaskType",
     "aggregate_arrayrecords",
-    "array_numpy",
     "cap_supernode_idle_poll",
     "check_flwr_version",
     "control_client",
@@ -274,20 +273,3 @@ def cap_supernode_idle_poll(max_seconds: float) -> None:
 
     supernode_loop_module.time = types.SimpleNamespace(**{**vars(time), "sleep": capped_sleep})
 
-
-_NPY_V1 = b"\x93NUMPY\x01\x00"
-
-
-def array_numpy(array) -> "np.ndarray":
-    """Array.numpy() without np.load: flwr 1.42 keeps an Array's data as .npy bytes (np.save), and np.load parses
-    the header with ast.literal_eval, ~0.2 ms per array. A C-order version-1 .npy is a 10-byte preamble, the
-    header and the raw data, read here from the Array's own dtype and shape (a writable copy, as np.load gives)."""
-    import numpy as np
-
-    data = array.data
-    if array.stype != "numpy.ndarray" or data[:8] != _NPY_V1:
-        return array.numpy()
-    start = 10 + int.from_bytes(data[8:10], "little")
-    if b"'fortran_order': False" not in data[10:start]:
-        return array.numpy()
-    return np.frombuffer(data, dtype=np.dtype(array.dtype), offset=start).reshape(array.shape).copy()

@@ -153,23 +153,6 @@ def test_the_dp_noise_step_we_replace_is_where_flowers_wrapper_adds_its_noise():
         flower_compat.replace_dp_noise(FedAvg, ResumableClientSideDp.add_noise)
 
 
-def test_array_numpy_reads_what_array_numpy_method_reads():
-    """The fast .npy read gives Array.numpy()'s dtype, shape and bytes, writable, for every tensor kind we send."""
-    import torch
-    from flwr.app import ArrayRecord
-
-    from fedforge.fl.flower_compat import array_numpy
-
-    tensors = {"float": torch.randn(3, 4), "int64": torch.tensor([7, 8], dtype=torch.int64),
-               "scalar": torch.tensor(5), "transposed": torch.randn(4, 3).t()}
-    record = ArrayRecord(tensors)
-    got = {key: array_numpy(record[key]) for key in record}
-    want = {key: record[key].numpy() for key in record}
-    assert {k: (v.dtype, v.shape, v.tobytes()) for k, v in got.items()} == \
-        {k: (v.dtype, v.shape, v.tobytes()) for k, v in want.items()}
-    assert all(v.flags.writeable for v in got.values())
-
-
 class _FakeLinkState:
     """The parts of flwr's InMemoryLinkState the Simulation Engine's sweep touches; records which nodes it asks."""
 

@@ -44,3 +44,20 @@ def test_arrays_round_trip_through_a_model(tiny_repo):
     assert task.l2_distance(task.get_arrays(b), arrays) > 0
     for k, v in task.get_arrays(b).items():
         np.testing.assert_allclose(v.numpy(), shifted[k], rtol=1e-6)
+
+
+def test_array_numpy_reads_what_array_numpy_method_reads():
+    """The fast .npy read gives Array.numpy()'s dtype, shape and bytes, writable, for every tensor kind we send."""
+    import torch
+    from flwr.app import ArrayRecord
+
+    from fedforge.fl.task import array_numpy
+
+    tensors = {"float": torch.randn(3, 4), "int64": torch.tensor([7, 8], dtype=torch.int64),
+               "scalar": torch.tensor(5), "transposed": torch.randn(4, 3).t()}
+    record = ArrayRecord(tensors)
+    got = {key: array_numpy(record[key]) for key in record}
+    want = {key: record[key].numpy() for key in record}
+    assert {k: (v.dtype, v.shape, v.tobytes()) for k, v in got.items()} == \
+        {k: (v.dtype, v.shape, v.tobytes()) for k, v in want.items()}
+    assert all(v.flags.writeable for v in got.values())
