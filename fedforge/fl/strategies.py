@@ -15,22 +15,22 @@ statistics with the ones the hospitals re-estimate under the new global weights 
 """
 from __future__ import annotations
 
-import random
-
 import logging
+import random
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.serverapp.strategy import FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian, FedProx, FedTrimmedAvg, FedYogi
 
-from fedforge.config import PhaseConfig
 from fedforge import paths
+from fedforge.config import PhaseConfig
 from fedforge.fl import batchnorm
 from fedforge.fl.batchnorm import is_counter, is_running_stat
+from fedforge.fl.flower_compat import aggregate_arrayrecords
 
 log = logging.getLogger(__name__)
 STATISTICS_MESSAGE = "query.bn_stats"  # bn: recalibrated: the ClientApp's statistics pass (client_app.py)
-from fedforge.fl.flower_compat import aggregate_arrayrecords
+
 
 def buffer_values(replies: list, global_arrays: ArrayRecord, weighted_by: str) -> dict[str, Array]:
     """The round's BatchNorm buffers: running statistics = the plain weighted mean of the replies (Flower's own
@@ -56,7 +56,7 @@ class ResumableRounds:
     round_start_arrays = None  # set by configure_train: the global arrays the current round started from
     grid = None  # set by configure_train: the grid of the run (bn: recalibrated sends its statistics pass on it)
     bn = "global"  # phases.<X>.bn, set by use_batchnorm
-    trained_rounds: list[int] = []  # bn: local, by partition id: the last round each hospital trained in (0 = none)
+    trained_rounds: list[int] | None = None  # bn: local, by partition id: the last round each hospital trained in (0 = none)
     statistics_timeout = None
 
     def use_batchnorm(self, bn: str, num_clients: int, rows: list[dict], timeout: float) -> None:
