@@ -15,10 +15,10 @@ def test_proximal_mu_reaches_the_clients(tiny_repo, monkeypatch):
     seen = []
     original = InProcessGrid._deliver
 
-    def spy(self, message):
+    def spy(self, message, *args):
         if message.metadata.message_type == "train":
             seen.append(float(message.content["config"]["proximal-mu"]))
-        return original(self, message)
+        return original(self, message, *args)
 
     monkeypatch.setattr(InProcessGrid, "_deliver", spy)
     cfg = tiny_config(strategy="fedprox", proximal_mu=0.25, rounds=1)

@@ -100,14 +100,16 @@ class Seen:
 
 @contextlib.contextmanager
 def watching(head: RayHead):
-    """Sample, twice a second, the processes under this test process and those of the head."""
+    """Sample, twice a second, the processes this test process starts from now on and those of the head (children
+    left by earlier tests in the same pytest process, e.g. a notebook kernel still shutting down, are not ours)."""
     ours, heads = Seen(), Seen()
     done = threading.Event()
+    started = time.time() - 1.0
 
     def sample() -> None:
         while not done.wait(0.5):
             with contextlib.suppress(psutil.Error):
-                ours.add(psutil.Process().children(recursive=True))
+                ours.add([p for p in psutil.Process().children(recursive=True) if p.create_time() >= started])
             heads.add(head.processes())
 
     sampler = threading.Thread(target=sample, daemon=True)
