@@ -80,7 +80,7 @@ def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, timeout: int) -> None
     client = NotebookClient(nb, km=manager, kernel_name="python3", timeout=timeout, record_timing=False,
                             resources={"metadata": {"path": str(cwd)}})
     try:
-        client.execute()
+        client.execute(cleanup_kc=True)  # shut the kernel down: nbclient keeps a kernel it did not create alive
     except CellExecutionError as exc:
         if exc.ename == MissingOutputError.__name__:
             raise MissingOutputError(exc.evalue) from None

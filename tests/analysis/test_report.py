@@ -57,6 +57,14 @@ def test_second_run_on_same_inputs_gives_same_bytes(cfg, phase_outputs, tmp_path
     assert [k for k in first if first[k] != second[k]] == []
 
 
+def test_the_notebook_kernel_is_shut_down_when_the_stage_returns(cfg, phase_outputs):
+    import psutil
+
+    _run(cfg, phase_outputs, None)
+    kernels = [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    assert psutil.wait_procs(kernels, timeout=10)[1] == []
+
+
 def test_missing_phase_output_fails_loudly_and_keeps_the_old_report(cfg, phase_outputs, tmp_path):
     old = paths.analysis_dir(phase_outputs)
     old.mkdir(parents=True)
