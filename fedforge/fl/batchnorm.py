@@ -60,11 +60,10 @@ def without_keys(arrays: ArrayRecord, keys: list[str]) -> ArrayRecord:
     return ArrayRecord({key: arrays[key] for key in arrays if key not in drop})
 
 
-def fill_missing(arrays: ArrayRecord, source: ArrayRecord) -> None:
-    """Add the keys of `source` that `arrays` lacks, in place (the server's view of a bn: local reply)."""
-    for key in source:
-        if key not in arrays:
-            arrays[key] = source[key]
+def completed(arrays: ArrayRecord, source: ArrayRecord) -> ArrayRecord:
+    """`arrays` with the keys it lacks taken from `source`, in `source`'s order (the server's view of a bn: local
+    reply or aggregate: BatchNorm stayed at the hospitals)."""
+    return ArrayRecord({key: arrays[key] if key in arrays else source[key] for key in source})
 
 
 # -- a hospital's own BatchNorm (bn: local) -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping, 
 
 from fedforge.config import ConfigError, PhaseConfig
 from fedforge.errors import UserError
-from fedforge.fl import appconfig, strategies
+from fedforge.fl import appconfig, batchnorm, strategies
 from fedforge.fl.flower_compat import PrivacyBudgetExhausted, replace_dp_noise
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ class ResumableClientSideDp(strategies.ResumableRounds, DifferentialPrivacyClien
         aggregated, metrics = DifferentialPrivacyClientSideFixedClipping.aggregate_train(self, actual, replies)
         if self.bn == "local":  # FedBN: after the noise, the aggregate gets the server's (unused) BatchNorm back
             self._fill_local_batchnorm(replies, actual)
-            start = self.round_start_arrays
-            aggregated = aggregated and ArrayRecord({k: aggregated[k] if k in aggregated else start[k] for k in start})
+            aggregated = aggregated and batchnorm.completed(aggregated, self.round_start_arrays)
         return aggregated, metrics
 
     def add_noise(self, arrays: ArrayRecord) -> ArrayRecord:

@@ -96,9 +96,7 @@ class ResumableRounds:
         for msg in replies:
             if msg.has_error():
                 continue
-            arrays = msg.content["arrays"]
-            msg.content["arrays"] = ArrayRecord({key: arrays[key] if key in arrays else self.round_start_arrays[key]
-                                                 for key in self.round_start_arrays})
+            msg.content["arrays"] = batchnorm.completed(msg.content["arrays"], self.round_start_arrays)
             self.trained_rounds[paths.partition_id(str(msg.content["client"]["client-id"]))] = actual
 
     def _recalibrate(self, aggregated: ArrayRecord, replies: list[Message], actual: int) -> None:
