@@ -18,7 +18,10 @@ phases.<X>.bn (params.yaml):
                 sends the per-layer means and variances; the server's batch-weighted mean of them is what
                 update_bn over the union of the hospitals' batches gives. Averaged running statistics describe
                 each hospital's *local* model, not the averaged one. The pass covers at most the images one
-                round of local training sees (local_steps x batch_size when local_steps caps the round).
+                round of local training sees (local_steps x batch_size when local_steps caps the round), in
+                batches of a seeded shuffle: a hospital's split is stored class by class, so in-order batches
+                would describe a few classes only (PathMNIST, local_steps 100: test ACC 0.786 in order, 0.795
+                shuffled, vs 0.796 for averaged statistics, all at lr ~0, 2026-12-01).
 """
 from __future__ import annotations
 
@@ -30,7 +33,6 @@ from flwr.app import Array, ArrayRecord
 from safetensors.torch import load_file, save_file
 
 from fedforge import io, paths
-from fedforge.train.data import iterate_batches
 
 BN_STATE_SUFFIX = ".safetensors"
 RUNNING_STAT_NAMES = ("running_mean", "running_var")  # float BatchNorm buffers: plain weighted mean
@@ -100,11 +102,16 @@ def _round_of(path: Path) -> int:
 
 
 # -- re-estimated global statistics (bn: recalibrated) --------------------------------------------------------
+def shuffled_order(size: int, seed: int) -> np.ndarray:
+    """The image order of a statistics pass: a permutation of range(size) drawn from `seed`."""
+    return np.random.default_rng(seed).permutation(size)
+
+
 @torch.no_grad()
-def estimate_statistics(model: torch.nn.Module, dataset, batch_size: int, device: str,
+def estimate_statistics(model: torch.nn.Module, dataset, order: np.ndarray, batch_size: int, device: str,
                         max_batches: int = 0) -> tuple[ArrayRecord, int]:
     """BatchNorm running mean/var of `model` re-estimated on `dataset` (update_bn's cumulative average over
-    batches, in order; the first `max_batches` only if > 0) -> (the running statistics, number of batches)."""
+    batches of consecutive `order` indices; the first `max_batches` only if > 0) -> (statistics, batches)."""
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, m.training) for m in layers]
     was_training = model.training
@@ -114,8 +121,9 @@ def estimate_statistics(model: torch.nn.Module, dataset, batch_size: int, device
         m.momentum = None  # cumulative moving average: every batch counts the same
         m.train()
     batches = 0
-    for batch in iterate_batches(dataset, batch_size):
-        model(pixel_values=batch["pixel_values"].to(device))
+    for start in range(0, len(order), batch_size):
+        rows = np.sort(order[start:start + batch_size])  # sorted: memory-mapped reads stay sequential
+        model(pixel_values=torch.from_numpy(np.array(dataset.x[rows], dtype=np.float32)).to(device))
         batches += 1
         if batches == max_batches:
             break

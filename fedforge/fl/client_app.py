@@ -134,7 +134,9 @@ def batchnorm_statistics(msg: Message, context: Context) -> Message:
     train_ds, _ = task.client_data(repo_root, phase.dataset, pid)
     model = task.client_model(cfg, repo_root, phase.dataset, phase)
     task.set_arrays(model, msg.content["arrays"])
-    stats, batches = batchnorm.estimate_statistics(model, train_ds, phase.batch_size, runtime_device(cfg),
+    server_round = int(msg.content["config"]["server-round"])
+    order = batchnorm.shuffled_order(len(train_ds), task.client_seed(cfg.seed, server_round, pid))
+    stats, batches = batchnorm.estimate_statistics(model, train_ds, order, phase.batch_size, runtime_device(cfg),
                                                    max_batches=phase.local_steps)  # 0: the whole training split
     return Message(content=RecordDict({"arrays": stats, "metrics": MetricRecord({"num-batches": batches}),
                                        "client": ConfigRecord({"client-id": paths.client_id(pid)})}),

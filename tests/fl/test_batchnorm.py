@@ -46,22 +46,40 @@ def test_pooled_statistics_equal_one_pass_over_all_hospitals(tiny_repo):
     rng = np.random.default_rng(0)
     parts = [ArrayDataset(rng.normal(i, 1 + i, (16 * n, 3, 12, 12)).astype(np.float32), np.zeros(16 * n, np.int64))
              for i, n in enumerate((2, 5))]
-    pooled = batchnorm.pooled_statistics([batchnorm.estimate_statistics(model, ds, 16, "cpu") for ds in parts])
+    orders = [batchnorm.shuffled_order(len(ds), seed) for seed, ds in enumerate(parts)]
+    pooled = batchnorm.pooled_statistics([batchnorm.estimate_statistics(model, ds, order, 16, "cpu")
+                                          for ds, order in zip(parts, orders, strict=True)])
     union = ArrayDataset(np.concatenate([ds.x for ds in parts]), np.concatenate([ds.y for ds in parts]))
-    whole, batches = batchnorm.estimate_statistics(model, union, 16, "cpu")
+    whole, batches = batchnorm.estimate_statistics(model, union, np.concatenate([orders[0], orders[1] + 32]), 16,
+                                                   "cpu")
     assert batches == 7
     assert sorted(pooled) == sorted(whole.keys()) and all(batchnorm.is_running_stat(k) for k in pooled)
     for key in pooled:
         np.testing.assert_allclose(pooled[key].numpy(), whole[key].numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_statistics_pass_stops_after_max_batches(tiny_repo):
+def test_statistics_pass_stops_after_max_batches_of_its_order(tiny_repo):
     model = tiny_model(tiny_repo)
     ds = ArrayDataset(np.random.default_rng(1).normal(0, 1, (80, 3, 12, 12)).astype(np.float32), np.zeros(80, np.int64))
-    capped, batches = batchnorm.estimate_statistics(model, ds, 16, "cpu", max_batches=2)
-    first, _ = batchnorm.estimate_statistics(model, ArrayDataset(ds.x[:32], ds.y[:32]), 16, "cpu")
+    order = batchnorm.shuffled_order(80, seed=3)
+    capped, batches = batchnorm.estimate_statistics(model, ds, order, 16, "cpu", max_batches=2)
+    first, _ = batchnorm.estimate_statistics(model, ds, order[:32], 16, "cpu")
     assert batches == 2
     assert {k: np.array_equal(capped[k].numpy(), first[k].numpy()) for k in first} == dict.fromkeys(first, True)
+
+
+def test_a_capped_pass_over_a_class_sorted_split_sees_every_class(tiny_repo):
+    """Hospital splits are stored class by class: the capped pass must sample them, not read the first images.
+    Two 'classes' with means -3 and +3: the shuffled pass's first-layer mean is near 0, in-order near -3."""
+    model = tiny_model(tiny_repo)
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.normal(-3, 1, (64, 3, 12, 12)), rng.normal(3, 1, (64, 3, 12, 12))]).astype(np.float32)
+    ds = ArrayDataset(x, np.repeat(np.arange(2), 64))
+    first = next(k for k in batchnorm.batchnorm_keys(model) if k.endswith("running_mean"))
+    shuffled, _ = batchnorm.estimate_statistics(model, ds, batchnorm.shuffled_order(128, seed=0), 16, "cpu",
+                                                max_batches=4)
+    in_order, _ = batchnorm.estimate_statistics(model, ds, np.arange(128), 16, "cpu", max_batches=4)
+    assert float(np.mean(np.abs(shuffled[first].numpy()))) < 0.5 * float(np.mean(np.abs(in_order[first].numpy())))
 
 
 def test_bn_local_needs_batchnorm_and_no_secure_aggregation():
@@ -134,9 +152,11 @@ def test_recalibrated_statistics_are_the_hospitals_pooled_pass(tiny_repo):
     model = load_model(tiny_repo / OUT / "model")
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     batch_size = tiny_config().phase("T").batch_size
-    expected = batchnorm.pooled_statistics([  # the hospitals' pass over the final global weights, pooled
-        batchnorm.estimate_statistics(model, task.client_data(tiny_repo, "bloodmnist", pid)[0], batch_size, "cpu")
-        for pid in (0, 1)])
+    datasets = [task.client_data(tiny_repo, "bloodmnist", pid)[0] for pid in (0, 1)]
+    expected = batchnorm.pooled_statistics([  # the hospitals' pass over the final (round 2) global weights, pooled
+        batchnorm.estimate_statistics(model, ds, batchnorm.shuffled_order(len(ds), task.client_seed(tiny_config().seed, 2, pid)),
+                                      batch_size, "cpu")
+        for pid, ds in enumerate(datasets)])
     assert expected
     for key, value in expected.items():
         np.testing.assert_allclose(saved[key].numpy(), value.numpy(), rtol=1e-6, atol=1e-7)
