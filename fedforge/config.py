@@ -20,7 +20,7 @@ from fedforge.errors import UserError
 
 Dataset = Literal["bloodmnist", "dermamnist", "pathmnist"]
 Strategy = Literal["fedavg", "fedprox", "fedadam", "fedavgm", "fedyogi", "fedadagrad", "fedmedian", "fedtrimmedavg"]
-Loss = Literal["ce", "weighted_ce", "focal"]  # fedforge/train/losses.py
+Loss = Literal["ce", "weighted_ce", "balanced_softmax", "focal"]  # fedforge/train/losses.py
 FIX = "Fix it in params.yaml (or the -S override)."
 
 

@@ -63,7 +63,7 @@ def test_an_int_given_for_a_float_is_stored_as_float():
     ("data.datasets", ["bloodmnist", "chestmnist"],
      "data.datasets[1]: got 'chestmnist'; allowed: 'bloodmnist', 'dermamnist' or 'pathmnist'."),
     ("model.hidden_sizes", ["wide"], "model.hidden_sizes[0]: got 'wide'; allowed: a valid integer."),
-    ("phases.A.loss", "hinge", "phases.A.loss: got 'hinge'; allowed: 'ce', 'weighted_ce' or 'focal'."),
+    ("phases.A.loss", "hinge", "phases.A.loss: got 'hinge'; allowed: 'ce', 'weighted_ce', 'balanced_softmax' or 'focal'."),
     ("centralized.select_on", "acc", "centralized.select_on: got 'acc'; allowed: 'loss' or 'balanced_acc'."),
     # field validators
     ("data.datasets", ["bloodmnist", "bloodmnist"],

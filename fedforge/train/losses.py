@@ -1,14 +1,22 @@
-"""Training losses for imbalanced labels: plain, class-weighted and focal cross-entropy.
+"""Training losses for imbalanced labels: plain, class-weighted, balanced-softmax and focal cross-entropy.
 
-`loss: ce | weighted_ce | focal` (centralized.loss, phases.<X>.loss). The weights come from the label
-histogram of the data being trained on, which for a federated client is its OWN training split only (no
-hospital sees another's counts):
+`loss: ce | weighted_ce | balanced_softmax | focal` (centralized.loss, phases.<X>.loss). Weights and priors
+come from the label histogram of the data being trained on, which for a federated client is its OWN training
+split only (no hospital sees another's counts):
 
     w_k = N / (K_present * n_k)   for every class k with n_k > 0, N = sum of n_k, K_present = #classes with n_k > 0
 
 so the weights average exactly 1 over the classes present and a class with half the images weighs twice as much.
 A class absent at the hospital gets w_k = 0: no training image carries that label there, so the weight never
 multiplies a term of that client's loss; 0 (rather than, say, the largest weight) keeps that visible in logs.
+Balanced softmax (Ren et al. 2020; logit adjustment with tau 1, Menon et al. 2021) trains on
+logits + log p_k with the hospital's label prior
+
+    p_k = (n_k + 1) / (N + K)     (Laplace-smoothed, so a class absent at the hospital gets log(1 / (N + K)))
+
+so the model learns class scores free of that prior: every hospital's scores then describe the same thing
+whatever its label mix, and predicting with the raw logits targets balanced accuracy. An absent class's
+large negative offset keeps the hospital from pushing that class's score down.
 Focal loss (Lin et al. 2017): -(1 - p_t)^gamma * log p_t (unweighted; gamma = focal_gamma, 0 gives plain CE).
 
 Each loss is a Trainer `compute_loss_func(outputs, labels, num_items_in_batch)`: a per-batch mean, weighted
@@ -34,6 +42,12 @@ def class_weights(label_histogram: Sequence[int]) -> torch.Tensor:
     return weights.float()
 
 
+def log_prior(label_histogram: Sequence[int]) -> torch.Tensor:
+    """log p_k, p_k = (n_k + 1) / (N + K): the Laplace-smoothed label prior of a histogram; float32 (K,)."""
+    counts = torch.as_tensor(list(label_histogram), dtype=torch.float64)
+    return torch.log((counts + 1.0) / (float(counts.sum()) + len(counts))).float()
+
+
 def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float,
                weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of -(1 - p_t)^gamma * log p_t over the batch (weighted mean by w_y when `weight` is given)."""
@@ -57,6 +71,13 @@ def make_loss(name: str, *, label_histogram: Sequence[int], focal_gamma: float) 
         return None
     if name == "focal":
         return lambda outputs, labels, num_items_in_batch=None: focal_loss(outputs["logits"], labels, focal_gamma)
+    if name == "balanced_softmax":
+        shift = log_prior(label_histogram)
+
+        def balanced_softmax(outputs, labels, num_items_in_batch=None):
+            logits = outputs["logits"]
+            return F.cross_entropy(logits.float() + shift.to(logits.device), labels)
+        return balanced_softmax
     weights = class_weights(label_histogram)
 
     def weighted_ce(outputs, labels, num_items_in_batch=None):

@@ -3,8 +3,8 @@
 `training_arguments` gives side-effect-free, deterministic TrainingArguments (no checkpoints, no reporting,
 no worker processes) that callers override per use; `fit` runs one Trainer.train(); `evaluate` scores a
 model on a dataset with the metrics of fedforge.train.metrics. FedProx passes its Trainer subclass as
-`trainer_cls` (compute_loss plus the proximal term). `loss` (ce | weighted_ce | focal, see
-fedforge.train.losses) becomes the Trainer's compute_loss_func, with class weights from the label
+`trainer_cls` (compute_loss plus the proximal term). `loss` (ce | weighted_ce | balanced_softmax | focal, see
+fedforge.train.losses) becomes the Trainer's compute_loss_func, with class weights or priors from the label
 histogram of `train_ds` itself: for an FL client that is its own partition, never anyone else's.
 """
 from __future__ import annotations

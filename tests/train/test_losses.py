@@ -1,4 +1,5 @@
-"""Losses for imbalanced labels: class weights from a label histogram, weighted CE, focal, and the Trainer hook."""
+"""Losses for imbalanced labels: class weights from a label histogram, weighted CE, balanced softmax, focal, and the
+Trainer hook."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ from torch.nn import functional as F
 
 from fedforge.models.factory import build_model
 from fedforge.train.data import ArrayDataset
-from fedforge.train.losses import class_weights, focal_loss, label_histogram, make_loss
+from fedforge.train.losses import class_weights, focal_loss, label_histogram, log_prior, make_loss
 from fedforge.train.trainer import fit, training_arguments
 from tests.train.conftest import learnable_arrays
 
@@ -53,6 +54,15 @@ def test_weighted_ce_matches_the_formula_on_a_batch():
     assert loss({"logits": logits}, labels).item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_balanced_softmax_is_ce_on_logits_plus_the_hospitals_log_prior():
+    loss = make_loss("balanced_softmax", label_histogram=[30, 10, 0], focal_gamma=0.0)
+    logits, labels = torch.tensor([[1.0, 0.0, 0.5], [0.0, 2.0, 0.5]]), torch.tensor([0, 1])
+    prior = torch.tensor([31 / 43, 11 / 43, 1 / 43])  # (n_k + 1) / (N + K): the absent class keeps a small prior
+    expected = F.cross_entropy(logits + prior.log(), labels)
+    assert loss({"logits": logits}, labels).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert log_prior([30, 10, 0]).tolist() == pytest.approx(prior.log().tolist(), rel=1e-6)
+
+
 def test_plain_ce_keeps_the_models_own_loss():
     assert make_loss("ce", label_histogram=[], focal_gamma=0.0) is None
 
@@ -66,7 +76,7 @@ def _train(tiny_cfg, tmp_path, **kwargs):
     return fit(model, ArrayDataset(x, y), args, **kwargs)
 
 
-@pytest.mark.parametrize("loss", ["weighted_ce", "focal"])
+@pytest.mark.parametrize("loss", ["weighted_ce", "balanced_softmax", "focal"])
 def test_fit_trains_with_the_chosen_loss_and_not_with_plain_ce(tiny_cfg, tmp_path, loss):
     plain = _train(tiny_cfg, tmp_path / "ce")
     chosen = _train(tiny_cfg, tmp_path / loss, loss=loss, focal_gamma=2.0)
