@@ -28,7 +28,7 @@ GRID: dict[str, dict[str, dict]] = {
     "A": {"axes": {"partition.preset": ("moderate", "severe"), "phases.A.strategy": ("fedavg", "fedprox"),
                    "phases.A.bn": ("global", "local", "recalibrated")},
           "fixed": {"phases.A.proximal_mu": 0.1}},
-    "B": {"axes": {"phases.B.loss": ("ce", "weighted_ce", "focal")}, "fixed": {}},
+    "B": {"axes": {"phases.B.loss": ("ce", "weighted_ce", "balanced_softmax", "focal")}, "fixed": {}},
 }
 SCALE_KEY = "data.synthetic.scale"  # every cell: the synthetic twin at this fraction of the real split sizes
 # The val metric each phase's cells are chosen on, and its label in the report.

@@ -22,10 +22,10 @@ PARAM_KEYS = ("partition.preset", "data.synthetic.scale", "phases.A.dataset", "p
               "phases.A.proximal_mu", "phases.A.strategy", "phases.A.bn", "phases.B.loss")
 
 
-def test_the_grid_is_15_cells_named_by_their_values():
+def test_the_grid_is_16_cells_named_by_their_values():
     names = [cell.name for cell in grid.grid_cells("g")]
     assert names == [f"g-a-{p}-{s}-{b}" for p in ("moderate", "severe") for s in ("fedavg", "fedprox")
-                     for b in ("global", "local", "recalibrated")] + ["g-b-ce", "g-b-weighted_ce", "g-b-focal"]
+                     for b in ("global", "local", "recalibrated")] + ["g-b-ce", "g-b-weighted_ce", "g-b-balanced_softmax", "g-b-focal"]
 
 
 def test_queue_command_sets_scale_fixed_settings_and_axes_and_targets_one_stage():
@@ -144,7 +144,7 @@ def expected_report(prefix: str, scale: str, a_rows: list[str], b_rows: list[str
              "the test and val figures are the mean over the hospitals' own models (metrics.json `test_is`).")
     b_header = ("| cell | loss | val balanced ACC | test ACC | test balanced ACC | hospitals' mean val ACC "
                 "| worst val ACC | rounds |")
-    done = (f"{len(a_rows) + len(b_rows)} of 15 cells finished. Not finished (queued, running, failed or never "
+    done = (f"{len(a_rows) + len(b_rows)} of 16 cells finished. Not finished (queued, running, failed or never "
             f"queued): {', '.join(missing)}.")
     return "\n".join([
         "# Experiment grid (issue 10)", "", intro, "",
