@@ -153,10 +153,11 @@ def test_recalibrated_statistics_are_the_hospitals_pooled_pass(tiny_repo):
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     batch_size = tiny_config().phase("T").batch_size
     datasets = [task.client_data(tiny_repo, "bloodmnist", pid)[0] for pid in (0, 1)]
-    expected = batchnorm.pooled_statistics([  # the hospitals' pass over the final (round 2) global weights, pooled
-        batchnorm.estimate_statistics(model, ds, batchnorm.shuffled_order(len(ds), task.client_seed(tiny_config().seed, 2, pid)),
-                                      batch_size, "cpu")
-        for pid, ds in enumerate(datasets)])
+    orders = [batchnorm.shuffled_order(len(ds), task.client_seed(tiny_config().seed, 2, pid))  # as in round 2
+              for pid, ds in enumerate(datasets)]
+    expected = batchnorm.pooled_statistics([  # the hospitals' pass over the final global weights, pooled
+        batchnorm.estimate_statistics(model, ds, order, batch_size, "cpu")
+        for ds, order in zip(datasets, orders, strict=True)])
     assert expected
     for key, value in expected.items():
         np.testing.assert_allclose(saved[key].numpy(), value.numpy(), rtol=1e-6, atol=1e-7)
