@@ -33,14 +33,16 @@ MODES = ("none", "client", "sample")  # table order
 
 
 def phase_config(params: Path, hospitals: int, scale: float, rounds: int, batch: int | None, dp: dict) -> config.Config:
-    """params.yaml with synthetic data at `scale`, `hospitals` clients, the GroupNorm CNN and phase A's dp block."""
+    """params.yaml with synthetic data at `scale`, `hospitals` clients, the GroupNorm CNN, FedAvg with 2 local epochs
+    (what DP accepts, and the README table's settings) and phase A's dp block."""
     raw = yaml.safe_load(params.read_text())
     raw["data"]["source"], raw["data"]["synthetic"]["scale"] = "synthetic", scale
     raw["partition"]["num_clients"] = hospitals
     raw["model"]["arch"] = "cnn"
     raw["monitor"]["url"], raw["federation"]["engine"] = "", "local"
     phase = raw["phases"]["A"]
-    phase.update(rounds=rounds, norm="group", min_clients=min(phase["min_clients"], hospitals))
+    phase.update(rounds=rounds, norm="group", min_clients=min(phase["min_clients"], hospitals), strategy="fedavg",
+                 local_epochs=2, loss="ce", bn="global", classifier="averaged")  # the table's settings (README)
     phase["batch_size"] = batch or phase["batch_size"]
     phase["dp"] = {**phase["dp"], **dp}
     return config.parse(raw)

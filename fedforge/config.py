@@ -120,6 +120,7 @@ class PhaseConfig(Section):
     focal_gamma: float = Field(ge=0.0, le=10.0)
     norm: Literal["model", "group", "batch"]  # model = model.norm; else this phase's override of it
     bn: Literal["global", "local", "recalibrated"]  # where BatchNorm lives in the federation (fl/batchnorm.py)
+    classifier: Literal["averaged", "per_class"]  # how the last layer is aggregated (fl/classifier.py)
     dp: DpConfig
 
 
@@ -194,6 +195,10 @@ class Config(Section):
                       f"allowed: at most partition.num_clients ({self.partition.num_clients})")
             self._dp_checks(name, phase)
             self._bn_checks(name, phase)
+            if phase.classifier == "per_class" and (phase.dp.mode != "none" or self.federation.secure_aggregation != "none"):
+                _fail(f"phases.{name}.classifier", phase.classifier, "allowed: averaged with dp.mode client or sample "
+                      "or with secure aggregation (per-class weights by label counts are outside what the privacy "
+                      "accountant covers and what SecAgg+ lets the server see)")
             if self.federation.secure_aggregation != "none" and phase.dp.mode != "none":
                 _fail(f"phases.{name}.dp.mode", phase.dp.mode, "allowed: none with federation.secure_aggregation "
                       "secaggplus (fl/secagg_app.py does not run DP yet)")

@@ -22,7 +22,7 @@ from flwr.serverapp import Grid
 from fedforge import io, paths
 from fedforge.data.arrays import read_meta
 from fedforge.errors import UserError
-from fedforge.fl import appconfig, checkpoint, privacy, results, strategies, task
+from fedforge.fl import appconfig, checkpoint, classifier, privacy, results, strategies, task
 from fedforge.fl.observe import ObservedGrid, PhaseFailed, RoundStats
 from fedforge.monitor.client.control import RunControl
 from fedforge.monitor.client.telemetry import Telemetry
@@ -131,6 +131,9 @@ class PhaseRun:
         pc = self.pc
         self.telemetry.emit("heartbeat", node="server", state="idle")
         clients = self.observer.describe(self.cfg.partition.num_clients)
+        if pc.classifier == "per_class":
+            self.strategy.use_per_class_classifier(classifier.classifier_keys(self.model),
+                                                   {c: v["label_histogram"] for c, v in clients.items()})
         self.telemetry.emit(
             "run_started", dataset=pc.dataset, data_source=self.meta.get("data_source", "synthetic"),
             strategy=pc.strategy, num_rounds=pc.rounds, start_round=self.done + 1, engine=self.engine,

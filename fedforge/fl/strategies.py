@@ -24,7 +24,7 @@ from flwr.serverapp.strategy import FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMed
 
 from fedforge import paths
 from fedforge.config import PhaseConfig
-from fedforge.fl import batchnorm
+from fedforge.fl import batchnorm, classifier
 from fedforge.fl.batchnorm import is_counter, is_running_stat
 from fedforge.fl.flower_compat import aggregate_arrayrecords
 
@@ -58,6 +58,8 @@ class ResumableRounds:
     bn = "global"  # phases.<X>.bn, set by use_batchnorm
     trained_rounds: list[int] | None = None  # bn: local, by partition id: the last round each hospital trained in (0 = none)
     statistics_timeout = None
+    class_counts: dict[str, list[int]] | None = None  # classifier: per_class: each hospital's label histogram
+    classifier_keys: tuple[str, ...] = ()  # classifier: per_class: the last linear layer's weight and bias keys
 
     def use_batchnorm(self, bn: str, num_clients: int, rows: list[dict], timeout: float) -> None:
         """Apply phases.<X>.bn; `rows` (a resumed run's) say which round each hospital last trained in."""
@@ -66,6 +68,10 @@ class ResumableRounds:
         for row in rows:
             for client in row["clients_ok"]:
                 self.trained_rounds[paths.partition_id(client)] = int(row["round"])
+
+    def use_per_class_classifier(self, keys: list[str], class_counts: dict[str, list[int]]) -> None:
+        """classifier: per_class: average the rows of `keys` per class by the hospitals' counts (fl/classifier.py)."""
+        self.classifier_keys, self.class_counts = tuple(keys), dict(class_counts)
 
     def _with_bn_rounds(self, config: ConfigRecord) -> ConfigRecord:
         return ConfigRecord({**config, "bn-rounds": list(self.trained_rounds)}) if self.bn == "local" else config
@@ -82,10 +88,12 @@ class ResumableRounds:
         if self.bn == "local":
             self._fill_local_batchnorm(replies, actual)
         buffers = buffer_values(replies, self.round_start_arrays, self.weighted_by_key)
-        aggregated, metrics = super().aggregate_train(actual, replies)
+        rows = classifier.per_class_rows(replies, self.class_counts, self.classifier_keys) if self.class_counts else {}
+        aggregated, metrics = super().aggregate_train(actual, replies)  # FedMedian pops the replies' arrays
         if aggregated is not None:  # FedAvgM keeps `aggregated` as its current_arrays: edited in place, it agrees
             for key, value in buffers.items():
                 aggregated[key] = value
+            classifier.apply_rows(aggregated, rows)
             if self.bn == "recalibrated":
                 self._recalibrate(aggregated, replies, actual)
         return aggregated, metrics

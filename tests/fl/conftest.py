@@ -66,7 +66,8 @@ def tiny_raw(**phase) -> dict:
     raw["model"].update(embedding_size=4, hidden_sizes=[8, 8], depths=[1, 1], pretrained=None)
     base = dict(raw["phases"]["A"])
     base.update(dataset="bloodmnist", strategy="fedavg", rounds=2, fraction_train=1.0, min_clients=1,
-                local_epochs=1, lr=0.01, batch_size=16, warm_start="scratch", bn="global")
+                local_epochs=1, lr=0.01, batch_size=16, warm_start="scratch", bn="global",
+                classifier="averaged")
     base.update(phase)
     raw["phases"] = {"T": base}
     raw["device"] = "cpu"
