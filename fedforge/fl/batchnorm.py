@@ -123,7 +123,7 @@ def estimate_statistics(model: torch.nn.Module, dataset, order: np.ndarray, batc
     batches = 0
     for start in range(0, len(order), batch_size):
         rows = np.sort(order[start:start + batch_size])  # sorted: memory-mapped reads stay sequential
-        model(pixel_values=torch.from_numpy(np.array(dataset.x[rows], dtype=np.float32)).to(device))
+        model(pixel_values=dataset.__getitems__(rows)["pixel_values"].to(device))
         batches += 1
         if batches == max_batches:
             break

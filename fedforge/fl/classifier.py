@@ -41,10 +41,10 @@ def per_class_rows(replies: list[Message], class_counts: dict[str, list[int]],
     which = total > 0
     out = {}
     for key in keys:
-        stacked = np.stack([msg.content["arrays"][key].numpy().astype(np.float64) for msg in valid])
-        weights = counts.reshape(counts.shape + (1,) * (stacked.ndim - 2))
-        rows = (weights * stacked).sum(axis=0) / np.where(total > 0, total, 1.0).reshape(
-            (-1,) + (1,) * (stacked.ndim - 2))
+        stacked = np.stack([msg.content["arrays"][key].numpy().astype(np.float64) for msg in valid])  # (H, K, ...)
+        per_row = (1,) * (stacked.ndim - 2)  # broadcast the (H, K) counts over a row's own dimensions
+        rows = (counts.reshape(counts.shape + per_row) * stacked).sum(axis=0) / np.where(which, total, 1.0).reshape(
+            (-1, *per_row))
         out[key] = (rows, which)
     return out
 

@@ -131,14 +131,14 @@ class PhaseRun:
         pc = self.pc
         self.telemetry.emit("heartbeat", node="server", state="idle")
         clients = self.observer.describe(self.cfg.partition.num_clients)
+        histograms = {c: v["label_histogram"] for c, v in clients.items()}
         if pc.classifier == "per_class":
-            self.strategy.use_per_class_classifier(classifier.classifier_keys(self.model),
-                                                   {c: v["label_histogram"] for c, v in clients.items()})
+            self.strategy.use_per_class_classifier(classifier.classifier_keys(self.model), histograms)
         self.telemetry.emit(
             "run_started", dataset=pc.dataset, data_source=self.meta.get("data_source", "synthetic"),
             strategy=pc.strategy, num_rounds=pc.rounds, start_round=self.done + 1, engine=self.engine,
             clients=list(clients), partition_sizes={c: v["size"] for c, v in clients.items()},
-            label_histograms={c: v["label_histogram"] for c, v in clients.items()},
+            label_histograms=histograms,
             params=privacy.flat_params(pc.model_dump()))
         if self.rows:  # DVC deletes rounds.tsv before re-running a stage; the checkpoint's rows restore it
             results.write_rounds_tsv(self.out_dir / "rounds.tsv", self.rows, self.client_ids)
