@@ -1,7 +1,8 @@
 """Process hygiene for the Deployment Engine: no Flower process outlives the stage that started it.
 
 Three layers: PR_SET_PDEATHSIG on what we spawn (Linux), a detached watchdog that cleans up after a
-SIGKILLed stage, and `stop()` over everything Flower started in the run folder (they all work there).
+SIGKILLed stage, and `stop()` over everything Flower started in the run folder (they all work there) or, for
+the Simulation Engine, over the child's process tree.
 """
 from __future__ import annotations
 
@@ -46,17 +47,52 @@ def stop(find: Callable[[], list[psutil.Process]]) -> None:
         psutil.wait_procs(alive, timeout=STOP_GRACE_SECONDS)
 
 
+def running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of `processes` still running (zombies and vanished ones left out)."""
+    found = []
+    for p in processes:
+        with contextlib.suppress(psutil.Error):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+    return found
+
+
+def _wait_until_gone(pid: int, each_poll: Callable[[], None] = lambda: None) -> None:
+    """Return once process `pid` has ended (a zombie counts), calling `each_poll` every half second until then."""
+    with contextlib.suppress(psutil.Error):
+        parent = psutil.Process(pid)
+        while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
+            each_poll()
+            time.sleep(0.5)
+
+
 def watchdog(parent_pid: int, run_dir: str) -> None:
     """Detached helper: once `parent_pid` is gone (even by SIGKILL), stop every Flower process in run_dir.
 
     PR_SET_PDEATHSIG takes down the SuperLink and SuperNodes we start, but what *they* start (SuperExec,
     flwr-serverapp, ClientApps) only notices a dead parent by polling and may hang in its exit handlers.
     """
-    with contextlib.suppress(psutil.Error):
-        parent = psutil.Process(parent_pid)
-        while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
-            time.sleep(0.5)
+    _wait_until_gone(parent_pid)
     stop(lambda: flower_processes_in(Path(run_dir)))
+
+
+def tree_watchdog(parent_pid: int, root_pid: int) -> None:
+    """Detached helper: remember every process under `root_pid` while `parent_pid` lives; once the parent is
+    gone (even by SIGKILL), stop those still running.
+
+    For the Simulation Engine: PR_SET_PDEATHSIG ends the Ray driver and Ray fate-shares its GCS and raylet, but
+    the raylet's agents (DashboardAgent, RuntimeEnvAgent) are reparented and, on a busy machine, were seen alive
+    more than 30 s later. psutil matches pid and start time, so a recycled pid is never hit.
+    """
+    seen: dict[int, psutil.Process] = {}
+
+    def remember() -> None:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(root_pid)
+            seen.update({p.pid: p for p in [root, *root.children(recursive=True)]})
+
+    _wait_until_gone(parent_pid, remember)
+    stop(lambda: running(list(seen.values())))
 
 
 def die_with_parent() -> None:

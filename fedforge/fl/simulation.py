@@ -10,9 +10,10 @@ The simulation runs in a child process (`python -m fedforge.fl.simulation`, the 
 in the stage: Flower runs the ServerApp in a non-daemon thread that an interrupted run would leave waiting
 up to round_timeout, and Ray's processes fate-share with the process that called ray.init(). So stopping
 the child's process tree stops everything: on success, failure, Ctrl-C/SIGTERM (sigterm_as_interrupt) and
-SIGKILL of the stage (PR_SET_PDEATHSIG on the child, which Ray's own processes share). On an existing
-cluster the child is only a Ray driver: its tree holds no Ray process, so the cluster outlives the stage, and
-Ray ends the run's actors when the driver disconnects or dies (tests/fl/test_ray_cluster.py).
+SIGKILL of the stage (PR_SET_PDEATHSIG on the child, which Ray's GCS and raylet share, plus a detached
+watchdog for the raylet's agents, which outlive it: fl/processes.py). On an existing cluster the child is only
+a Ray driver: its tree holds no Ray process, so the cluster outlives the stage, and Ray ends the run's actors
+when the driver disconnects or dies (tests/fl/test_ray_cluster.py).
 """
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ import psutil
 
 from fedforge.config import Config
 from fedforge.errors import UserError
-from fedforge.fl.processes import die_with_parent, sigterm_as_interrupt, stop
+from fedforge.fl.processes import die_with_parent, running, sigterm_as_interrupt, stop
 
 log = logging.getLogger(__name__)
 
+TREE_WATCHDOG = "import sys; from fedforge.fl.processes import tree_watchdog; tree_watchdog(*map(int, sys.argv[1:]))"
 RUN_ID = 1  # one run per process; the ServerApp names runs by phase, not by Flower's run id
 
 
@@ -62,11 +64,16 @@ def run_simulation(cfg: Config, phase: str, run_config: dict) -> None:
         child = subprocess.Popen(  # stdout/stderr stay the stage's: Flower's and the apps' logs appear there
             [sys.executable, "-m", "fedforge.fl.simulation"], stdin=subprocess.PIPE, text=True,
             preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+        watchdog = subprocess.Popen(  # outlives a SIGKILLed stage, then stops what is left of the child's tree
+            [sys.executable, "-c", TREE_WATCHDOG, str(os.getpid()), str(child.pid)],
+            start_new_session=True, stdin=subprocess.DEVNULL)
         try:
             child.communicate(json.dumps(spec))
         finally:
             stop(lambda: _tree(child.pid))
             child.wait()
+            watchdog.terminate()  # everything is down; it has nothing left to guard
+            watchdog.wait()
     if child.returncode != 0:
         raise SimulationError(f"phase {phase}: the Simulation Engine exited with code {child.returncode} "
                               f"(its log is above)")
@@ -76,7 +83,7 @@ def _tree(pid: int) -> list[psutil.Process]:
     """The live process tree under `pid`, itself included (Ray's GCS, raylet and workers are in it)."""
     with contextlib.suppress(psutil.Error):
         root = psutil.Process(pid)
-        return [p for p in [root, *root.children(recursive=True)] if p.status() != psutil.STATUS_ZOMBIE]
+        return running([root, *root.children(recursive=True)])
     return []
 
 
