@@ -59,9 +59,9 @@ def running(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 def _wait_until_gone(pid: int, each_poll: Callable[[], None] = lambda: None) -> None:
     """Return once process `pid` has ended (a zombie counts), calling `each_poll` every half second until then."""
-    with contextlib.suppress(psutil.Error):
+    with contextlib.suppress(psutil.NoSuchProcess):
         parent = psutil.Process(pid)
-        while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
+        while running([parent]):
             each_poll()
             time.sleep(0.5)
 
