@@ -21,6 +21,7 @@ from fedforge.errors import UserError
 Dataset = Literal["bloodmnist", "dermamnist", "pathmnist"]
 Strategy = Literal["fedavg", "fedprox", "fedadam", "fedavgm", "fedyogi", "fedadagrad", "fedmedian", "fedtrimmedavg"]
 Loss = Literal["ce", "weighted_ce", "balanced_softmax", "focal"]  # fedforge/train/losses.py
+Augment = Literal["none", "dihedral"]  # fedforge/train/data.py
 FIX = "Fix it in params.yaml (or the -S override)."
 
 
@@ -84,6 +85,7 @@ class CentralizedConfig(Section):
     logging_steps: int = Field(ge=1)
     loss: Loss
     focal_gamma: float = Field(ge=0.0, le=10.0)
+    augment: Augment
     select_on: Literal["loss", "balanced_acc"]
 
 
@@ -118,6 +120,7 @@ class PhaseConfig(Section):
     weight_decay: float = Field(ge=0.0, le=1.0)
     loss: Loss
     focal_gamma: float = Field(ge=0.0, le=10.0)
+    augment: Augment
     norm: Literal["model", "group", "batch"]  # model = model.norm; else this phase's override of it
     bn: Literal["global", "local", "recalibrated"]  # where BatchNorm lives in the federation (fl/batchnorm.py)
     classifier: Literal["averaged", "per_class"]  # how the last layer is aggregated (fl/classifier.py)

@@ -26,7 +26,7 @@ def test_repo_params_yaml_is_valid():
     assert cfg.data.source == "synthetic"  # the default runs anywhere, offline
     assert cfg.data.datasets == ("bloodmnist", "dermamnist", "pathmnist")
     assert list(cfg.phases) == ["A", "B", "C"]  # params.yaml order: the order the phases run in
-    assert cfg.phase("B").strategy == "fedprox"
+    assert cfg.phase("B").strategy == "fedavgm"
 
 
 def test_load_gives_frozen_typed_hashable_sections(tiny_params_file):
@@ -64,6 +64,7 @@ def test_an_int_given_for_a_float_is_stored_as_float():
      "data.datasets[1]: got 'chestmnist'; allowed: 'bloodmnist', 'dermamnist' or 'pathmnist'."),
     ("model.hidden_sizes", ["wide"], "model.hidden_sizes[0]: got 'wide'; allowed: a valid integer."),
     ("phases.A.loss", "hinge", "phases.A.loss: got 'hinge'; allowed: 'ce', 'weighted_ce', 'balanced_softmax' or 'focal'."),
+    ("phases.B.augment", "crop", "phases.B.augment: got 'crop'; allowed: 'none' or 'dihedral'."),
     ("centralized.select_on", "acc", "centralized.select_on: got 'acc'; allowed: 'loss' or 'balanced_acc'."),
     # field validators
     ("data.datasets", ["bloodmnist", "bloodmnist"],

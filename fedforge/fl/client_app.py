@@ -71,7 +71,7 @@ def train(msg: Message, context: Context) -> Message:
         lr=float(conf["lr"]), weight_decay=float(conf["weight-decay"]),
         seed=task.client_seed(int(conf["seed"]), server_round, pid), device=device,
         proximal_mu=float(conf.get("proximal-mu", 0.0)), loss=phase.loss, focal_gamma=phase.focal_gamma,
-        dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
+        augment=phase.augment, dp_sgd=privacy.dp_sgd_options(phase, server_round, pid))
     metrics = MetricRecord({"num-examples": result["num_examples"], "train_loss": result["train_loss"],
                             "seconds": result["seconds"], "cpu-seconds": result["cpu_seconds"],
                             **privacy.client_metrics(phase, result)})

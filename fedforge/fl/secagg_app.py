@@ -64,7 +64,7 @@ class Hospital(NumPyClient):
         model, pc = self._model(parameters), self.phase
         result = task.train_local(model, train_ds, epochs=pc.local_epochs, steps=pc.local_steps,
                                   batch_size=pc.batch_size, lr=pc.lr, weight_decay=pc.weight_decay,
-                                  loss=pc.loss, focal_gamma=pc.focal_gamma,
+                                  loss=pc.loss, focal_gamma=pc.focal_gamma, augment=pc.augment,
                                   seed=task.client_seed(self.cfg.seed, int(config.get("server_round", 0)), self.pid),
                                   device=self.device)
         return to_ndarrays(model), result["num_examples"], {"train_loss": result["train_loss"]}

@@ -155,13 +155,14 @@ class LoopTimer(TrainerCallback):
 
 
 def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: int, lr: float,
-                weight_decay: float, seed: int, device: str, loss: str, focal_gamma: float,
+                weight_decay: float, seed: int, device: str, loss: str, focal_gamma: float, augment: str,
                 proximal_mu: float = 0.0, steps: int = 0, dp_sgd: dict | None = None) -> dict:
     """Local training of one client with the HF Trainer -> {train_loss, num_examples, seconds}.
 
     seconds = the training loop only (LoopTimer): Trainer construction and set-up count as federation overhead.
     steps > 0 caps the round at that many optimizer steps (Trainer max_steps) instead of `epochs`.
-    `loss` (phases.<X>.loss) weighs classes by this client's own label histogram only (train/losses.py).
+    `loss` (phases.<X>.loss) weighs classes by this client's own label histogram only (train/losses.py);
+    `augment` (phases.<X>.augment) is none or dihedral (train/data.py).
     dp_sgd = {noise_multiplier, max_grad_norm, noise_stream}: DP-SGD (fedforge/train/dp_sgd.py); the result
     then has "dp", the round's ledger entry for the server's accountant.
     """
@@ -176,7 +177,8 @@ def train_local(model: PreTrainedModel, train_ds, *, epochs: int, batch_size: in
             from fedforge.train import dp_sgd as dp  # imports opacus: only DP-SGD phases pay for it
 
             extra = {"trainer_cls": dp.DpSgdTrainer, **dp_sgd}
-        result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma, callbacks=[timer],
+        result = central_trainer.fit(model, train_ds, args, loss=loss, focal_gamma=focal_gamma,
+                                     augment=augment, callbacks=[timer],
                                      **extra)
     out = {"train_loss": float(result["train_loss"]), "num_examples": len(train_ds), "seconds": timer.seconds,
            "cpu_seconds": timer.cpu_seconds}

@@ -46,7 +46,7 @@ def run_centralized(cfg: Config, dataset: str, *, artifacts: Path = paths.ARTIFA
             eval_strategy="epoch", save_strategy="epoch", save_only_model=True,
             load_best_model_at_end=True, metric_for_best_model=c.select_on, greater_is_better=c.select_on != "loss")
         result = fit(model, train, args, eval_dataset=val, compute_metrics=accuracy_metrics, loss=c.loss,
-                     focal_gamma=c.focal_gamma)
+                     focal_gamma=c.focal_gamma, augment=c.augment)
     history = result["log_history"]
     evals = plots.eval_rows(history)
     column, sign = (2, 1) if c.select_on == "loss" else (5, -1)  # eval_rows: epoch, step, loss, acc, auc, bal. acc

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import EvalPrediction, PreTrainedModel, Trainer, TrainingArguments
 
-from fedforge.train.data import ArrayDataset, collate_batch, iterate_batches
+from fedforge.train.data import ArrayDataset, collate_batch, iterate_batches, training_view
 from fedforge.train.losses import label_histogram, make_loss
 from fedforge.train.metrics import classification_metrics
 
@@ -57,15 +57,17 @@ def accuracy_metrics(prediction: EvalPrediction) -> dict[str, float]:
 
 
 def fit(model: PreTrainedModel, train_ds, args: TrainingArguments, *, trainer_cls: type[Trainer] = Trainer,
-        callbacks=None, loss: str = "ce", focal_gamma: float = 0.0, **trainer_kwargs) -> dict:
+        callbacks=None, loss: str = "ce", focal_gamma: float = 0.0, augment: str = "none", **trainer_kwargs) -> dict:
     """Train `model` in place with one Trainer.train(); returns train_loss, num_examples, seconds and more.
 
-    loss "ce" keeps the model's own cross-entropy (focal_gamma is then unused).
+    loss "ce" keeps the model's own cross-entropy (focal_gamma is then unused). augment "dihedral" trains on
+    randomly turned and mirrored images (fedforge.train.data.Dihedral); an eval_dataset is read as it is.
     """
     trainer_kwargs.setdefault("data_collator", collate_batch)
     histogram = label_histogram(train_ds.y, model.config.num_labels) if loss != "ce" else []
     trainer_kwargs["compute_loss_func"] = make_loss(loss, label_histogram=histogram, focal_gamma=focal_gamma)
-    trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, callbacks=callbacks, **trainer_kwargs)
+    trainer = trainer_cls(model=model, args=args, train_dataset=training_view(train_ds, augment), callbacks=callbacks,
+                          **trainer_kwargs)
     start = time.perf_counter()
     output = trainer.train()
     seconds = time.perf_counter() - start

@@ -25,10 +25,10 @@ def test_local_steps_cap_the_round(tiny_repo, monkeypatch):
     model = task.new_model(cfg, tiny_repo, "bloodmnist")
     train_ds, _ = task.client_data(tiny_repo, "bloodmnist", 0)
     task.train_local(model, train_ds, epochs=1, steps=2, batch_size=8, lr=0.01, weight_decay=0.0, seed=1, device="cpu",
-                     loss="ce", focal_gamma=0.0)
+                     loss="ce", focal_gamma=0.0, augment="none")
     assert seen["max_steps"] == 2
     task.train_local(model, train_ds, epochs=1, steps=0, batch_size=8, lr=0.01, weight_decay=0.0, seed=1, device="cpu",
-                     loss="ce", focal_gamma=0.0)
+                     loss="ce", focal_gamma=0.0, augment="none")
     assert seen["max_steps"] <= 0 and seen["epochs"] == 1
 
 

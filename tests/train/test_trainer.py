@@ -5,7 +5,7 @@ import torch
 from transformers import Trainer
 
 from fedforge.models.factory import build_model
-from fedforge.train.data import ArrayDataset
+from fedforge.train.data import ArrayDataset, Dihedral
 from fedforge.train.trainer import evaluate, fit, training_arguments
 
 NAMES = ["a", "b", "c"]
@@ -50,3 +50,24 @@ def test_trainer_subclass_is_used(tiny_cfg, tiny_arrays, tmp_path):
 
     _train(tiny_cfg, tiny_arrays, tmp_path / "c", trainer_cls=CountingTrainer)
     assert calls == [32, 32, 32] * 3
+
+
+def test_augment_turns_training_batches_only(tiny_cfg, tiny_arrays, tmp_path):
+    """augment: dihedral trains on the Dihedral view (other weights, still deterministic); an eval_dataset is
+    left as it is."""
+    seen = {}
+
+    class RecordingTrainer(Trainer):
+        def get_train_dataloader(self):
+            seen["train"], seen["eval"] = self.train_dataset, self.eval_dataset
+            return super().get_train_dataloader()
+
+    plain, _ = _train(tiny_cfg, tiny_arrays, tmp_path / "p")
+    val = ArrayDataset(*tiny_arrays)
+    turned, result = _train(tiny_cfg, tiny_arrays, tmp_path / "t", augment="dihedral", trainer_cls=RecordingTrainer,
+                            eval_dataset=val)
+    again, _ = _train(tiny_cfg, tiny_arrays, tmp_path / "a", augment="dihedral")
+    assert isinstance(seen["train"], Dihedral) and seen["eval"] is val and result["num_examples"] == 96
+    weights = [m.state_dict() for m in (plain, turned, again)]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert all(torch.equal(weights[1][k], weights[2][k]) for k in weights[1])
