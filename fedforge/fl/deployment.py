@@ -33,12 +33,12 @@ from fedforge.fl.processes import (
     die_with_parent,
     flower_processes_in,
     sigterm_as_interrupt,
+    start_watchdog,
     stop,
 )
 
 log = logging.getLogger(__name__)
 
-WATCHDOG = "import sys; from fedforge.fl.processes import watchdog; watchdog(int(sys.argv[1]), sys.argv[2])"
 CONNECTION = "fedforge"  # the [superlink.fedforge] entry in the private $FLWR_HOME/config.toml
 SERVERAPP = "fedforge.fl.server_app:app"
 CLIENTAPP = "fedforge.fl.client_app:app"
@@ -108,9 +108,8 @@ class Federation:
         self._ports: set[int] = set()
         self._client = None
         self._saved_flwr_home = os.environ.get("FLWR_HOME")
-        self._watchdog = subprocess.Popen(  # not in self.procs: it must outlive us if we are SIGKILLed
-            [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(self.run_dir)],
-            cwd=self.run_dir, start_new_session=True, stdin=subprocess.DEVNULL)
+        # not in self.procs: it must outlive us if we are SIGKILLed
+        self._watchdog = start_watchdog("watchdog", os.getpid(), str(self.run_dir), cwd=self.run_dir)
 
     # -- processes ---------------------------------------------------------------------------------
     def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:

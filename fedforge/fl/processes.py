@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -93,6 +96,14 @@ def tree_watchdog(parent_pid: int, root_pid: int) -> None:
 
     _wait_until_gone(parent_pid, remember)
     stop(lambda: running(list(seen.values())))
+
+
+def start_watchdog(name: str, *args: int | str, cwd: Path | None = None) -> subprocess.Popen:
+    """Run `name(*args)` of this module (`watchdog` or `tree_watchdog`) in a detached Python process, in a session
+    of its own so it outlives a SIGKILLed stage; the caller terminates it once there is nothing left to guard."""
+    code = f"import json, sys; from fedforge.fl import processes; processes.{name}(*json.loads(sys.argv[1]))"
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps(list(args))], cwd=cwd, start_new_session=True,
+                            stdin=subprocess.DEVNULL)
 
 
 def die_with_parent() -> None:

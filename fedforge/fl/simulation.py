@@ -31,11 +31,10 @@ import psutil
 
 from fedforge.config import Config
 from fedforge.errors import UserError
-from fedforge.fl.processes import die_with_parent, running, sigterm_as_interrupt, stop
+from fedforge.fl.processes import die_with_parent, running, sigterm_as_interrupt, start_watchdog, stop
 
 log = logging.getLogger(__name__)
 
-TREE_WATCHDOG = "import sys; from fedforge.fl.processes import tree_watchdog; tree_watchdog(*map(int, sys.argv[1:]))"
 RUN_ID = 1  # one run per process; the ServerApp names runs by phase, not by Flower's run id
 
 
@@ -64,9 +63,8 @@ def run_simulation(cfg: Config, phase: str, run_config: dict) -> None:
         child = subprocess.Popen(  # stdout/stderr stay the stage's: Flower's and the apps' logs appear there
             [sys.executable, "-m", "fedforge.fl.simulation"], stdin=subprocess.PIPE, text=True,
             preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
-        watchdog = subprocess.Popen(  # outlives a SIGKILLed stage, then stops what is left of the child's tree
-            [sys.executable, "-c", TREE_WATCHDOG, str(os.getpid()), str(child.pid)],
-            start_new_session=True, stdin=subprocess.DEVNULL)
+        # outlives a SIGKILLed stage, then stops what is left of the child's tree
+        watchdog = start_watchdog("tree_watchdog", os.getpid(), child.pid)
         try:
             child.communicate(json.dumps(spec))
         finally:
