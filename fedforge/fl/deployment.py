@@ -35,6 +35,7 @@ from fedforge.fl.processes import (
     sigterm_as_interrupt,
     start_watchdog,
     stop,
+    watchdog,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class Federation:
         self._client = None
         self._saved_flwr_home = os.environ.get("FLWR_HOME")
         # not in self.procs: it must outlive us if we are SIGKILLed
-        self._watchdog = start_watchdog("watchdog", os.getpid(), str(self.run_dir), cwd=self.run_dir)
+        self._watchdog = start_watchdog(watchdog, os.getpid(), str(self.run_dir), cwd=self.run_dir)
 
     # -- processes ---------------------------------------------------------------------------------
     def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:

@@ -98,10 +98,10 @@ def tree_watchdog(parent_pid: int, root_pid: int) -> None:
     stop(lambda: running(list(seen.values())))
 
 
-def start_watchdog(name: str, *args: int | str, cwd: Path | None = None) -> subprocess.Popen:
-    """Run `name(*args)` of this module (`watchdog` or `tree_watchdog`) in a detached Python process, in a session
-    of its own so it outlives a SIGKILLed stage; the caller terminates it once there is nothing left to guard."""
-    code = f"import json, sys; from fedforge.fl import processes; processes.{name}(*json.loads(sys.argv[1]))"
+def start_watchdog(target: Callable[..., None], *args: int | str, cwd: Path | None = None) -> subprocess.Popen:
+    """Run `target(*args)` (`watchdog` or `tree_watchdog`) in a detached Python process, in a session of its own
+    so it outlives a SIGKILLed stage; the caller terminates it once there is nothing left to guard."""
+    code = f"import json, sys; from fedforge.fl import processes; processes.{target.__name__}(*json.loads(sys.argv[1]))"
     return subprocess.Popen([sys.executable, "-c", code, json.dumps(list(args))], cwd=cwd, start_new_session=True,
                             stdin=subprocess.DEVNULL)
 

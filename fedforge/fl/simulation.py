@@ -31,7 +31,7 @@ import psutil
 
 from fedforge.config import Config
 from fedforge.errors import UserError
-from fedforge.fl.processes import die_with_parent, running, sigterm_as_interrupt, start_watchdog, stop
+from fedforge.fl.processes import die_with_parent, running, sigterm_as_interrupt, start_watchdog, stop, tree_watchdog
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def run_simulation(cfg: Config, phase: str, run_config: dict) -> None:
             [sys.executable, "-m", "fedforge.fl.simulation"], stdin=subprocess.PIPE, text=True,
             preexec_fn=die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
         # outlives a SIGKILLed stage, then stops what is left of the child's tree
-        watchdog = start_watchdog("tree_watchdog", os.getpid(), child.pid)
+        watchdog = start_watchdog(tree_watchdog, os.getpid(), child.pid)
         try:
             child.communicate(json.dumps(spec))
         finally:

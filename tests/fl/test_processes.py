@@ -7,13 +7,13 @@ import time
 
 import psutil
 
-from fedforge.fl.processes import running, start_watchdog
+from fedforge.fl.processes import running, start_watchdog, tree_watchdog
 
 
 def test_tree_watchdog_stops_the_whole_tree_once_the_parent_is_gone():
     stage = subprocess.Popen(["sleep", "300"])
     root = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300 & wait"])  # a tree two levels deep
-    dog = start_watchdog("tree_watchdog", stage.pid, root.pid)
+    dog = start_watchdog(tree_watchdog, stage.pid, root.pid)
     try:
         deadline = time.monotonic() + 30
         while len(psutil.Process(root.pid).children()) < 2 and time.monotonic() < deadline:
