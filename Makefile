@@ -9,7 +9,7 @@ export FLWR_DISABLE_UPDATE_CHECK := 1
 export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup lock demo test test-fast lint dashboard help
+.PHONY: setup lock demo test test-fast lint dashboard help docs docs-serve docs-ref
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 # newest allowed release. The Python patch level is this platform's (some locked releases need >= 3.11.5).
 LOCK_TARGET := --python-version 3.11.7 --python-platform x86_64-manylinux_2_28
 lock: $(VENV)/.installed  ## re-resolve requirements.lock from pyproject.toml + constraints.txt (needs PyPI)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra simulation -c constraints.txt $(LOCK_TARGET) \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra simulation --extra docs -c constraints.txt $(LOCK_TARGET) \
 	  $(if $(UPGRADE),--upgrade) -o requirements.lock
 
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/scripts dashboard/index.html dashboard/package.json \
@@ -51,3 +51,12 @@ test-fast: setup  ## tests without the slow end-to-end runs
 
 lint: setup  ## ruff over the Python code
 	$(BIN)/ruff check fedforge stages tests benchmarks
+
+docs: $(VENV)/.installed  ## build the documentation site offline into site/ (mkdocs --strict: a broken link fails)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(VENV)/.installed  ## serve the documentation site on http://127.0.0.1:8000 (rebuilds on save)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+docs-ref: $(VENV)/.installed  ## regenerate docs/reference/{params,cli,api}.md from the config models, parser and API
+	$(BIN)/python docs/gen_reference.py

@@ -37,7 +37,7 @@ STAGE_COMMANDS = {
 OWN_PARSER_COMMANDS = {
     "monitor": ("fedforge.monitor.server.cli", "Serve the telemetry API, WebSocket and dashboard (FastAPI + SQLite)"),
     "compare": ("fedforge.compare", "Check the workspace's headline test metrics against a git revision's"),
-    "grid": ("fedforge.grid", "Queue issue 10's experiment grid (dvc exp run --queue) and report it under docs/"),
+    "grid": ("fedforge.grid", "Queue the experiment grid (dvc exp run --queue) and report it under docs/"),
 }
 
 

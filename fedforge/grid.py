@@ -1,4 +1,4 @@
-"""`fedforge grid queue|report`: issue 10's experiment grid, run the DVC way.
+"""`fedforge grid queue|report`: the experiment grid behind the defaults, run the DVC way.
 
 `queue` puts one `dvc exp run --queue` per cell; each cell names only its target stage (federate@A or
 federate@B), so cells that share upstream params (data, partition, centralized) share those stages through
