@@ -53,10 +53,10 @@ lint: setup  ## ruff over the Python code
 	$(BIN)/ruff check fedforge stages tests benchmarks
 
 docs: $(VENV)/.installed  ## build the documentation site offline into site/ (mkdocs --strict: a broken link fails)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 docs-serve: $(VENV)/.installed  ## serve the documentation site on http://127.0.0.1:8000 (rebuilds on save)
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 docs-ref: $(VENV)/.installed  ## regenerate docs/reference/{params,cli,api}.md from the config models, parser and API
 	$(BIN)/python docs/gen_reference.py

@@ -1,7 +1,7 @@
 """Experiments on a fresh clone: `dvc exp run -S … <target>` with an empty DVC cache saves its experiment.
 
 The committed dvc.lock names outputs this clone never built or pulled (artifacts/analysis/ …); saving an
-experiment must not need them. Then the README's experiment commands, in the order shown, work as written.
+experiment must not need them. Then the experiment commands of docs/results.md, in the order shown, work as written.
 """
 from __future__ import annotations
 
@@ -58,10 +58,10 @@ def test_exp_run_on_a_fresh_clone_saves_the_experiment_and_readme_commands_work(
     run([*DVC, "exp", "run", "-n", "one-round", "-S", "phases.A.rounds=1", "federate@A"], repo, env)
     assert experiments(repo, env)["one-round"]["phases"]["A"]["rounds"] == 1
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs/results.md").read_text()  # the experiment example moved there from README.md
     commands = re.findall(r"^(dvc exp run --temp -n iid-fedavg .*?federate@A|dvc metrics diff HEAD iid-fedavg .*?)"
                           r"\s*(?:#|$)", readme, flags=re.MULTILINE)
-    assert len(commands) == 2, "README's experiment example changed: update this test"
+    assert len(commands) == 2, "docs/results.md's experiment example changed: update this test"
     run([*GIT, "checkout", "-q", "--", "."], repo, env)  # back to the baseline, as on the user's clean clone
     run(commands[0].split(), repo, env)
     assert experiments(repo, env)["iid-fedavg"]["partition"]["preset"] == "iid"
