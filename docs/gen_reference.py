@@ -189,10 +189,10 @@ def render_params() -> str:
     """docs/reference/params.md."""
     rows = params_rows()
     lines = [HEADER.format(source="fedforge/config.py and params.yaml"), "# params.yaml reference", "",
-             "Every key of `params.yaml`: its type and allowed values (from the pydantic models in "
+             ("Every key of `params.yaml`: its type and allowed values (from the pydantic models in "
              "`fedforge/config.py`), its value in `params.yaml` (the default) and its meaning (the comment beside "
              "it there). Keys under `phases.<phase>` exist for every phase; change any of them per experiment "
-             "with `dvc exp run -S <key>=<value>`.", ""]
+             "with `dvc exp run -S <key>=<value>`."), ""]
     sections: dict[str, list[dict]] = {}
     for row in rows:  # top-level scalars (seed, device, ...) together, each section in params.yaml's order
         top = row["key"].split(".")[0] if "." in row["key"] else "top-level keys"
@@ -247,8 +247,8 @@ def render_cli() -> str:
 
     parser = cli.build_parser()
     lines = [HEADER.format(source="fedforge.cli.build_parser()"), "# Command-line reference", "",
-             "`fedforge` is installed into the venv by `make setup`. Every DVC stage is also a command, running "
-             "exactly the code its `stages/<verb>.py` runs; `--help` on any command prints the same as below.",
+             ("`fedforge` is installed into the venv by `make setup`. Every DVC stage is also a command, running "
+             "exactly the code its `stages/<verb>.py` runs; `--help` on any command prints the same as below."),
              "", "```text", parser.format_usage().strip(), "```", "", "| argument | meaning |", "|---|---|",
              *option_rows(parser)]
     for name, sub in subparsers(parser).items():
@@ -279,10 +279,10 @@ def render_api() -> str:
     schema = openapi_schema()
     lines = [HEADER.format(source="the monitor's OpenAPI schema (fedforge/monitor/server/app.py)"),
              "# Monitor API reference", "",
-             f"{schema['info']['title']}: every HTTP endpoint `fedforge monitor` serves (default "
+             (f"{schema['info']['title']}: every HTTP endpoint `fedforge monitor` serves (default "
              "http://127.0.0.1:8090; interactive docs at `/api/docs`). Writes need the bearer token "
              "(`fedforge monitor token`). The WebSocket `/api/ws?run_id=…&since=…` (catch-up, then live) is not "
-             "part of OpenAPI; see [Monitor and dashboard](../monitor.md).", "",
+             "part of OpenAPI; see [Monitor and dashboard](../monitor.md)."), "",
              "| method | path | what it does |", "|---|---|---|"]
     endpoints = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
     for path, method, op in endpoints:
