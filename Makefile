@@ -43,8 +43,8 @@ setup: $(VENV)/.installed  ## create .venv, install the locked versions + fedfor
 demo: setup  ## the main job: the whole DVC pipeline on the default params (synthetic data, offline)
 	$(BIN)/dvc repro
 
-test: setup  ## the whole test suite (tiny synthetic data; browser tests need /usr/bin/chromium)
-	$(BIN)/python -m pytest
+test: setup  ## the whole test suite on every core (tiny synthetic data; browser tests need /usr/bin/chromium)
+	$(BIN)/python -m pytest -n auto
 
 test-fast: setup  ## tests without the slow end-to-end runs
 	$(BIN)/python -m pytest -m "not slow and not browser"

@@ -23,7 +23,7 @@ from fedforge.errors import UserError
 from fedforge.io import write_text
 
 # The grid, in one place: per phase, its axes (params key -> values, in table order) and the settings
-# every cell of that phase adds. proximal_mu 0.1 is issue 10's FedProx probe value; only fedprox reads it.
+# every cell of that phase adds. proximal_mu 0.1 is the FedProx value the tuning probes used; only fedprox reads it.
 GRID: dict[str, dict[str, dict]] = {
     "A": {"axes": {"partition.preset": ("moderate", "severe"), "phases.A.strategy": ("fedavg", "fedprox"),
                    "phases.A.bn": ("global", "local", "recalibrated")},
@@ -153,7 +153,7 @@ def markdown(rows: list[dict], prefix: str, note: str) -> str:
              "unweighted mean and the minimum of the hospitals' ACC on their own val splits (last round). With "
              "`bn: local` the test and val figures are the mean over the hospitals' own models (metrics.json "
              "`test_is`).")
-    lines = ["# Experiment grid (issue 10)", "", intro]
+    lines = ["# Experiment grid", "", intro]
     if note:
         lines += ["", note]
     for phase, spec in GRID.items():

@@ -147,7 +147,7 @@ def expected_report(prefix: str, scale: str, a_rows: list[str], b_rows: list[str
     done = (f"{len(a_rows) + len(b_rows)} of 16 cells finished. Not finished (queued, running, failed or never "
             f"queued): {', '.join(missing)}.")
     return "\n".join([
-        "# Experiment grid (issue 10)", "", intro, "",
+        "# Experiment grid", "", intro, "",
         "## Phase A (bloodmnist): partition.preset x phases.A.strategy x phases.A.bn", "",
         "| cell | preset | strategy | bn | val ACC | test ACC | hospitals' mean val ACC | worst val ACC | rounds |",
         "|---|---|---|---|---|---|---|---|---|", *a_rows, "",

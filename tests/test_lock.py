@@ -32,10 +32,10 @@ def read_lock() -> tuple[dict[str, str], set[str]]:
 
 
 def pyproject_requirements() -> list[Requirement]:
-    """The runtime dependencies plus the dev and simulation extras: what the lock covers."""
+    """The runtime dependencies plus the dev, simulation and docs extras: what the lock covers."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    return [Requirement(r) for r in project["dependencies"] + extras["dev"] + extras["simulation"]]
+    return [Requirement(r) for r in project["dependencies"] + extras["dev"] + extras["simulation"] + extras["docs"]]
 
 
 def test_lock_matches_pyproject():

@@ -13,6 +13,7 @@ from flwr.app import Context, RecordDict
 from fedforge.config import Config
 from fedforge.fl import appconfig
 from fedforge.fl.flower_compat import SUPERLINK_NODE_ID, set_task_identity
+from fedforge.fl.processes import sigterm_as_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +34,34 @@ def run_phase(cfg: Config, phase: str) -> None:
 
         run_simulation(cfg, phase, run_config)
         return
-    run_local(run_config, cfg.partition.num_clients, secure_aggregation=cfg.federation.secure_aggregation)
+    run_local(run_config)
 
 
-def run_local(run_config: dict, num_clients: int, secure_aggregation: str = "none") -> None:
-    """Run the ServerApp in this process over an InProcessGrid of `num_clients` ClientApp nodes."""
+def run_local(run_config: dict) -> None:
+    """Run the ServerApp in this process over an InProcessGrid of the phase's hospitals; with
+    federation.workers > 1 they train in worker processes forked here, before the server starts."""
+    from fedforge.fl import task
     from fedforge.fl.client_app import app as client_app
     from fedforge.fl.grid import InProcessGrid
     from fedforge.fl.server_app import app as server_app
+    from fedforge.fl.workers import resolve_workers
 
-    if secure_aggregation == "secaggplus":  # SecAgg+ exists for flwr 1.42's legacy API only: its own apps
+    cfg, phase, repo_root, _ = appconfig.from_run_config(run_config)
+    if cfg.federation.secure_aggregation == "secaggplus":  # SecAgg+ exists for flwr 1.42's legacy API only
         from fedforge.fl.secagg_app import client_app, server_app
 
     run_id = 1
     set_task_identity(run_id)  # as flwr-serverapp does: Message() stamps it into every message it creates
+    num_clients = cfg.partition.num_clients
     nodes = [{"partition-id": i, "num-partitions": num_clients} for i in range(num_clients)]
-    grid = InProcessGrid(client_app, nodes, run_config, run_id=run_id)
+    sizes = [task.client_summary(repo_root, cfg.phase(phase).dataset, i)["size"] for i in range(num_clients)]
+    grid = InProcessGrid(client_app, nodes, run_config, run_id=run_id, sizes=sizes,
+                         workers=resolve_workers(cfg.federation.workers, num_clients),
+                         timeout=cfg.federation.round_timeout)
     context = Context(run_id=run_id, node_id=SUPERLINK_NODE_ID, node_config={}, state=RecordDict(),
                       run_config=dict(run_config))
-    server_app(grid, context)
+    try:
+        with sigterm_as_interrupt():  # SIGTERM/SIGHUP unwind through `finally`, which stops the workers
+            server_app(grid, context)
+    finally:
+        grid.close()

@@ -4,8 +4,9 @@ Each message is serialized to Flower's protobuf wire format and back, exactly as
 it, so the client never shares objects with the server and the byte counts are real. Every node has its
 own Context (node_config + a RecordDict state that persists across rounds). A ClientApp that raises
 becomes an error reply Message, as Flower's SuperNode does, so failure handling is the same as deployment.
-Clients run one after another when messages are pushed: deterministic, and on a small CPU box the
-cores go to torch anyway. Measured overhead: see benchmarks/federation_overhead.py and the phase's timing.json.
+With `workers` = 1 the clients run one after another inside push_messages; with more, a WorkerPool
+(workers.py) runs them in forked processes and pull_messages waits for their replies. Both compute the same
+bytes. Measured overhead and speed-up: benchmarks/federation_overhead.py, benchmarks/scaling.py, timing.json.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid
 
 from fedforge.fl.flower_compat import ErrorCode, ProtoMessage, Run, message_from_proto, message_to_proto
+from fedforge.fl.workers import WorkerPool, assign
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +49,32 @@ def wire_bytes(message: Message, shared: dict[int, bytes] | None = None) -> byte
     return ProtoMessage(metadata=envelope.metadata).SerializeToString() + shared[id(content)]
 
 
-def wire_copy(message: Message, shared: dict[int, bytes] | None = None) -> tuple[Message, int]:
-    """(copy of the message after a protobuf round trip, its size in bytes on the wire); `shared`: wire_bytes."""
-    data = wire_bytes(message, shared)
-    return message_from_proto(ProtoMessage.FromString(data)), len(data)
-
-
 def node_id_for(partition_id: int) -> int:
     """Stable node id of a partition (Flower draws random ids; stable ids keep runs reproducible)."""
     return 1_000 + int(partition_id)
 
 
-class InProcessGrid(Grid):
-    """A flwr Grid whose nodes are ClientApp calls in this process (one Context per node)."""
+def run_client(client_app: ClientApp, contexts: dict[int, Context], data: bytes) -> bytes:
+    """The reply's wire bytes for a message's wire bytes, run with its node's Context. An exception becomes an
+    error reply, as Flower's SuperNode sends, so a client crash never stops the server."""
+    incoming = message_from_proto(ProtoMessage.FromString(data))
+    try:
+        reply = client_app(incoming, contexts[incoming.metadata.dst_node_id])
+    except Exception as exc:  # noqa: BLE001 - a client crash must not stop the server
+        log.warning("node %s raised in %s: %s", incoming.metadata.dst_node_id, incoming.metadata.message_type, exc)
+        log.debug("%s", traceback.format_exc())
+        reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=f"{type(exc).__name__}: {exc}"),
+                        reply_to=incoming)
+    reply.metadata.__dict__["_message_id"] = str(uuid.uuid4())
+    return wire_bytes(reply)
 
-    def __init__(self, client_app: ClientApp, node_configs: list[dict], run_config: dict, run_id: int = 1):
+
+class InProcessGrid(Grid):
+    """A flwr Grid whose nodes are ClientApp calls on this machine (one Context per node): in this process, or
+    with `workers` > 1 in a WorkerPool, each hospital's messages bounded by `timeout` seconds."""
+
+    def __init__(self, client_app: ClientApp, node_configs: list[dict], run_config: dict, run_id: int = 1,
+                 workers: int = 1, sizes: list[int] | None = None, timeout: float = float("inf")):
         self.client_app = client_app
         self._run = Run.create_empty(run_id)
         self.contexts = {
@@ -72,6 +85,12 @@ class InProcessGrid(Grid):
         self._replies: dict[str, Message] = {}
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.pool = None
+        if workers > 1:
+            nodes = list(self.contexts)
+            owner = assign(sizes or [1] * len(nodes), workers)
+            self.pool = WorkerPool(client_app, self.contexts, dict(zip(nodes, owner, strict=True)), workers,
+                                   timeout, run_client)
 
     def set_run(self, run: Run) -> None:
         self._run = run
@@ -88,22 +107,16 @@ class InProcessGrid(Grid):
         return list(self.contexts)
 
     def _deliver(self, message: Message, shared: dict[int, bytes]) -> Message:
-        """Run the ClientApp on a wire copy of the message; an exception becomes an error reply."""
-        incoming, size = wire_copy(message, shared)
-        self.bytes_sent += size
-        context = self.contexts[message.metadata.dst_node_id]
-        try:
-            reply = self.client_app(incoming, context)
-        except Exception as exc:  # noqa: BLE001 - a client crash must not stop the server
-            log.warning("node %s raised in %s: %s", message.metadata.dst_node_id,
-                        message.metadata.message_type, exc)
-            log.debug("%s", traceback.format_exc())
-            reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION,
-                                  reason=f"{type(exc).__name__}: {exc}"), reply_to=incoming)
-        reply.metadata.__dict__["_message_id"] = str(uuid.uuid4())
-        returned, size = wire_copy(reply)
-        self.bytes_received += size
-        return returned
+        """Run the ClientApp in this process on the message's wire bytes; the reply after its own wire trip."""
+        data = wire_bytes(message, shared)
+        self.bytes_sent += len(data)
+        return self._received(run_client(self.client_app, self.contexts, data))
+
+    def _received(self, reply: bytes | Message) -> Message:
+        if isinstance(reply, Message):  # an error reply the pool wrote for a dead or hung worker
+            return reply
+        self.bytes_received += len(reply)
+        return message_from_proto(ProtoMessage.FromString(reply))
 
     def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
         ids, shared = [], {}  # the content the messages share is encoded once (wire_bytes)
@@ -112,13 +125,30 @@ class InProcessGrid(Grid):
                 raise ValueError(f"no node {message.metadata.dst_node_id}; nodes are {list(self.contexts)}")
             message.metadata.__dict__["_message_id"] = str(uuid.uuid4())  # fixed length: byte counts stay reproducible
             message.metadata.__dict__["_run_id"] = self._run.run_id
-            self._replies[message.metadata.message_id] = self._deliver(message, shared)
+            if self.pool is None:
+                self._replies[message.metadata.message_id] = self._deliver(message, shared)
+            else:
+                data = wire_bytes(message, shared)
+                self.bytes_sent += len(data)
+                self.pool.submit(message, data)
             ids.append(message.metadata.message_id)
         return ids
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        return [self._replies.pop(mid) for mid in list(message_ids) if mid in self._replies]
+        """The replies to `message_ids`; with workers, waits until each has one (a hang ends as an error reply)."""
+        message_ids = list(message_ids)
+        if self.pool is not None:
+            self.pool.collect({mid for mid in message_ids if mid not in self._replies})
+            for mid in message_ids:
+                if mid in self.pool.replies:
+                    self._replies[mid] = self._received(self.pool.replies.pop(mid))
+        return [self._replies.pop(mid) for mid in message_ids if mid in self._replies]
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
-        # Clients run synchronously inside push, so every reply exists when it returns (timeout unused).
+        # Every reply exists when pull returns (timeout unused: the pool bounds each hospital by its own).
         return self.pull_messages(self.push_messages(messages))
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self.pool is not None:
+            self.pool.close()

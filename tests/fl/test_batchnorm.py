@@ -24,7 +24,7 @@ DETERMINISTIC = (f"{OUT}/metrics.json", f"{OUT}/rounds.tsv", f"{OUT}/model/clien
 
 def run(root, **phase):
     cfg = tiny_config(**phase)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root))
 
 
 def tiny_model(root):

@@ -101,7 +101,7 @@ def test_a_per_class_phase_runs_and_its_head_is_the_hospitals_weighted_rows(tiny
 
     monkeypatch.setattr(classifier, "per_class_rows", spy)
     cfg = tiny_config(classifier="per_class", rounds=2)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo))
     metrics = json.loads((tiny_repo / "artifacts/federated/T/metrics.json").read_text())
     assert metrics["rounds"] == 2 and len(seen) == 2
     counts, keys, rows = seen[-1]

@@ -86,7 +86,7 @@ def test_phase_runs_on_superlink_and_supernodes_like_the_local_engine(tiny_repo,
 
     local_root = tmp_path_factory.mktemp("local")
     write_tiny_data(local_root)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=local_root), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=local_root))
     local = json.loads((local_root / OUT / "metrics.json").read_text())
     assert local["test"] == pytest.approx(metrics["test"], abs=1e-6)  # same apps, same numbers, either engine
 

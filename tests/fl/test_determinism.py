@@ -1,10 +1,12 @@
-"""Two runs of one phase on one machine leave byte-identical declared outputs; wall time only in timing.json."""
+"""Two runs of one phase on one machine leave byte-identical declared outputs, whatever the number of worker
+processes the local engine trains the hospitals in; wall time only in timing.json."""
 from __future__ import annotations
 
 import json
 
 from fedforge.fl import appconfig, engine
-from tests.fl.conftest import tiny_config, write_tiny_data
+from fedforge import config
+from tests.fl.conftest import tiny_raw, write_tiny_data
 
 PHASE = {"strategy": "fedavgm", "server_lr": 1.0, "server_momentum": 0.9}  # server state lands in the checkpoint
 OUT = "artifacts/federated/T"
@@ -12,11 +14,13 @@ DECLARED = (f"{OUT}/rounds.tsv", f"{OUT}/metrics.json", f"{OUT}/model/model.safe
             "artifacts/checkpoints/T/checkpoint.npz")
 
 
-def run(root) -> dict[str, bytes]:
-    """Run phase T in a fresh repo at `root`; the bytes of each declared output."""
+def run(root, workers: int | str = 1) -> dict[str, bytes]:
+    """Run phase T in a fresh repo at `root` on `workers` processes; the bytes of each declared output."""
     write_tiny_data(root)
-    cfg = tiny_config(**PHASE)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root), cfg.partition.num_clients)
+    raw = tiny_raw(**PHASE)
+    raw["federation"]["workers"] = workers
+    cfg = config.parse(raw)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root))
     return {name: (root / name).read_bytes() for name in DECLARED}
 
 
@@ -32,3 +36,8 @@ def test_two_runs_give_identical_outputs_and_time_only_the_log(tmp_path_factory)
     timing = json.loads((second_root / OUT / "timing.json").read_text())
     assert [e["round"] for e in timing["round_seconds"]] == [1, 2]
     assert (timing["start_round"], timing["rounds_run"], timing["engine"]) == (1, 2, "local")
+
+
+def test_one_and_two_workers_give_identical_outputs(tmp_path_factory):
+    one, two = run(tmp_path_factory.mktemp("one"), workers=1), run(tmp_path_factory.mktemp("two"), workers=2)
+    assert [name for name in DECLARED if one[name] != two[name]] == []

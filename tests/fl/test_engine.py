@@ -18,7 +18,7 @@ OUT = "artifacts/federated/T"
 
 def run(root, **phase):
     cfg = tiny_config(**phase)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root))
     return json.loads((root / OUT / "metrics.json").read_text())
 
 

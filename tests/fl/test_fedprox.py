@@ -8,21 +8,23 @@ import torch
 
 from fedforge.fl import appconfig, engine, task
 from fedforge.fl.grid import InProcessGrid
-from tests.fl.conftest import tiny_config
+from fedforge import config
+from tests.fl.conftest import tiny_config, tiny_raw
 
 
 def test_proximal_mu_reaches_the_clients(tiny_repo, monkeypatch):
     seen = []
-    original = InProcessGrid._deliver
+    original = InProcessGrid.push_messages
 
-    def spy(self, message, *args):
-        if message.metadata.message_type == "train":
-            seen.append(float(message.content["config"]["proximal-mu"]))
-        return original(self, message, *args)
+    def spy(self, messages):
+        messages = list(messages)
+        seen.extend(float(m.content["config"]["proximal-mu"]) for m in messages
+                    if m.metadata.message_type == "train")
+        return original(self, messages)
 
-    monkeypatch.setattr(InProcessGrid, "_deliver", spy)
+    monkeypatch.setattr(InProcessGrid, "push_messages", spy)
     cfg = tiny_config(strategy="fedprox", proximal_mu=0.25, rounds=1)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo), 2)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo))
     assert seen == [0.25, 0.25]
 
 
@@ -69,6 +71,8 @@ def test_client_app_passes_mu_from_the_message(tiny_repo, monkeypatch):
         return {"train_loss": 1.0, "num_examples": len(ds), "seconds": 0.0, "cpu_seconds": 0.0}
 
     monkeypatch.setattr(task, "train_local", fake_train_local)
-    cfg = tiny_config(strategy="fedprox", proximal_mu=0.5, rounds=1)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo), 2)
+    raw = tiny_raw(strategy="fedprox", proximal_mu=0.5, rounds=1)
+    raw["federation"]["workers"] = 1  # the fake records in this process
+    cfg = config.parse(raw)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo))
     assert received["proximal_mu"] == 0.5

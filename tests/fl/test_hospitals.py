@@ -24,7 +24,7 @@ def test_hospital_summary_is_unweighted_mean_and_minimum():
 @pytest.mark.slow
 def test_phase_reports_hospital_metrics_everywhere(tiny_repo):
     cfg = tiny_config(rounds=2)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=tiny_repo))
     with open(tiny_repo / OUT / "rounds.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert list(rows[0])[: len(results.ROUNDS_COLUMNS)] == list(results.ROUNDS_COLUMNS)

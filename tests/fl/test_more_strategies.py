@@ -19,7 +19,7 @@ class Interrupted(Exception):
 
 def run(root, strategy: str) -> None:
     cfg = tiny_config(strategy=strategy, rounds=3, **PHASES[strategy])
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root))
 
 
 @pytest.mark.slow

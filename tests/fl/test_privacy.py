@@ -32,7 +32,7 @@ def dp_config(dp: dict | None = None, **phase) -> config.Config:
 
 
 def run(root, cfg) -> dict:
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root))
     return json.loads((root / OUT / "metrics.json").read_text())
 
 

@@ -141,7 +141,7 @@ def test_phase_runs_on_an_existing_ray_cluster_like_the_local_engine(ray_head, t
     with watching(ray_head) as (ours, head_seen):
         simulation.run_simulation(cfg, "T", appconfig.app_config(cfg, "T", "simulation", repo_root=roots["cluster"]))
     monkeypatch.delenv("RAY_ADDRESS")
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=roots["local"]), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=roots["local"]))
 
     metrics = {name: json.loads((root / OUT / "metrics.json").read_text()) for name, root in roots.items()}
     assert (metrics["cluster"]["engine"], metrics["cluster"]["rounds"]) == ("simulation", 2)

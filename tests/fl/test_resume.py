@@ -24,7 +24,7 @@ DETERMINISTIC = (f"{OUT}/metrics.json", f"{OUT}/rounds.tsv", f"{OUT}/model/model
 
 def run(root):
     cfg = tiny_config(**PHASE)
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=root))
 
 
 def differing_outputs(root, reference) -> list[str]:

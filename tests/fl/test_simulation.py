@@ -68,7 +68,7 @@ def test_phase_runs_on_the_simulation_engine_like_the_local_engine(tmp_path_fact
     for root in roots.values():
         write_tiny_data(root, num_clients=3)
     simulation.run_simulation(cfg, "T", appconfig.app_config(cfg, "T", "simulation", repo_root=roots["simulation"]))
-    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=roots["local"]), cfg.partition.num_clients)
+    engine.run_local(appconfig.app_config(cfg, "T", "local", repo_root=roots["local"]))
     metrics = {name: json.loads((root / OUT / "metrics.json").read_text()) for name, root in roots.items()}
     assert (metrics["simulation"]["engine"], metrics["simulation"]["rounds"]) == ("simulation", 2)
     assert rounds(roots["simulation"]) == rounds(roots["local"])  # sampled by partition id, not random node id

@@ -1,4 +1,4 @@
-// 100 hospitals (issue 12): the topology becomes a grid of dots and the client curves a mean / lowest / highest
+// 100 hospitals: the topology becomes a grid of dots and the client curves a mean / lowest / highest
 // summary, so neither draws 100 labels nor a 100-name legend; with fraction_train < 1 it shows who was sampled.
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";

@@ -48,7 +48,7 @@ export function phaseEvents(rounds = 3, { finish = true, failIn = 2 } = {}): Mon
 
 export const MANY = Array.from({ length: 100 }, (_, i) => `client_${i}`);
 
-/** A run of 100 hospitals (issue 12). Round r samples `perRound` of them, starting at client (r-1)*perRound (wrapping);
+/** A run of 100 hospitals. Round r samples `perRound` of them, starting at client (r-1)*perRound (wrapping);
  * each sampled client trains (loss 2/r + i/100) and evaluates (eval_acc 0.5 + i/1000), client size 100 + i. */
 export function manyClientEvents(rounds: number, { finish = true, perRound = MANY.length } = {}): MonitorEvent[] {
   let seq = 0;
