@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fedforge.fl import appconfig, engine
 from fedforge import config
+from fedforge.fl import appconfig, engine
 from tests.fl.conftest import tiny_raw, write_tiny_data
 
 PHASE = {"strategy": "fedavgm", "server_lr": 1.0, "server_momentum": 0.9}  # server state lands in the checkpoint

@@ -6,9 +6,9 @@ import copy
 import pytest
 import torch
 
+from fedforge import config
 from fedforge.fl import appconfig, engine, task
 from fedforge.fl.grid import InProcessGrid
-from fedforge import config
 from tests.fl.conftest import tiny_config, tiny_raw
 
 
