@@ -135,7 +135,7 @@ def phase_model(model: ModelConfig, phase: PhaseConfig) -> ModelConfig:
 class FederationConfig(Section):
     engine: Literal["local", "deployment", "simulation"]
     round_timeout: float = Field(ge=1.0)
-    workers: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)]  # local engine: processes training hospitals side by side
+    workers: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)]  # local engine: hospitals' processes
     clientapp_start: Literal["warm", "cold"]
     secure_aggregation: Literal["none", "secaggplus"]
     client_cpus: float = Field(gt=0.0, le=1024.0)  # simulation: CPUs one ClientApp actor reserves

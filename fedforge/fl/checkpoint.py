@@ -50,7 +50,7 @@ def fingerprint(cfg: Config, phase: str, repo_root: Path) -> str:
     h = hashlib.sha256(json.dumps({
         "seed": cfg.seed, "model": cfg.model.model_dump(),
         "phase": pc.model_dump(exclude=_INERT_WITHOUT_DP if plain else None),
-        "federation": cfg.federation.model_dump(exclude={"workers"} if secagg else {"workers", "secure_aggregation"}),
+        "federation": cfg.federation.model_dump(exclude={"workers"} | (set() if secagg else {"secure_aggregation"})),
         "device": cfg.device, "threads": cfg.threads, "num_clients": cfg.partition.num_clients},
         sort_keys=True).encode())
     inputs = [repo_root / paths.preprocessed_clients_dir(pc.dataset) / "meta.json",

@@ -54,9 +54,10 @@ def run_local(run_config: dict) -> None:
     set_task_identity(run_id)  # as flwr-serverapp does: Message() stamps it into every message it creates
     num_clients = cfg.partition.num_clients
     nodes = [{"partition-id": i, "num-partitions": num_clients} for i in range(num_clients)]
-    sizes = [task.client_summary(repo_root, cfg.phase(phase).dataset, i)["size"] for i in range(num_clients)]
-    grid = InProcessGrid(client_app, nodes, run_config, run_id=run_id, sizes=sizes,
-                         workers=resolve_workers(cfg.federation.workers, num_clients),
+    workers = resolve_workers(cfg.federation.workers, num_clients)
+    sizes = [task.client_summary(repo_root, cfg.phase(phase).dataset, i)["size"]  # to balance the workers
+             for i in range(num_clients)] if workers > 1 else None
+    grid = InProcessGrid(client_app, nodes, run_config, run_id=run_id, workers=workers, sizes=sizes,
                          timeout=cfg.federation.round_timeout)
     context = Context(run_id=run_id, node_id=SUPERLINK_NODE_ID, node_config={}, state=RecordDict(),
                       run_config=dict(run_config))

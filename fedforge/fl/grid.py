@@ -6,7 +6,7 @@ own Context (node_config + a RecordDict state that persists across rounds). A Cl
 becomes an error reply Message, as Flower's SuperNode does, so failure handling is the same as deployment.
 With `workers` = 1 the clients run one after another inside push_messages; with more, a WorkerPool
 (workers.py) runs them in forked processes and pull_messages waits for their replies. Both compute the same
-bytes. Measured overhead and speed-up: benchmarks/federation_overhead.py, benchmarks/scaling.py, timing.json.
+bytes (tests/fl/test_determinism.py). Measured overhead: benchmarks/federation_overhead.py and timing.json.
 """
 from __future__ import annotations
 
@@ -106,14 +106,10 @@ class InProcessGrid(Grid):
     def get_node_ids(self) -> Iterable[int]:
         return list(self.contexts)
 
-    def _deliver(self, message: Message, shared: dict[int, bytes]) -> Message:
-        """Run the ClientApp in this process on the message's wire bytes; the reply after its own wire trip."""
-        data = wire_bytes(message, shared)
-        self.bytes_sent += len(data)
-        return self._received(run_client(self.client_app, self.contexts, data))
-
     def _received(self, reply: bytes | Message) -> Message:
-        if isinstance(reply, Message):  # an error reply the pool wrote for a dead or hung worker
+        """A reply's wire bytes as a Message (counted); an error reply the pool wrote for a dead or hung worker
+        is already one."""
+        if isinstance(reply, Message):
             return reply
         self.bytes_received += len(reply)
         return message_from_proto(ProtoMessage.FromString(reply))
@@ -125,11 +121,12 @@ class InProcessGrid(Grid):
                 raise ValueError(f"no node {message.metadata.dst_node_id}; nodes are {list(self.contexts)}")
             message.metadata.__dict__["_message_id"] = str(uuid.uuid4())  # fixed length: byte counts stay reproducible
             message.metadata.__dict__["_run_id"] = self._run.run_id
-            if self.pool is None:
-                self._replies[message.metadata.message_id] = self._deliver(message, shared)
+            data = wire_bytes(message, shared)
+            self.bytes_sent += len(data)
+            if self.pool is None:  # run the ClientApp here, now
+                self._replies[message.metadata.message_id] = self._received(
+                    run_client(self.client_app, self.contexts, data))
             else:
-                data = wire_bytes(message, shared)
-                self.bytes_sent += len(data)
                 self.pool.submit(message, data)
             ids.append(message.metadata.message_id)
         return ids

@@ -135,7 +135,7 @@ class WorkerPool:
         process.join(timeout=5)
 
     def close(self) -> None:
-        """Stop every worker (idle ones exit on the closed pipe; busy or hung ones are killed)."""
+        """Stop every worker: close its pipe and kill it, busy, hung or idle (it holds nothing to save)."""
         for worker in range(len(self.processes)):
             self._stop(worker)
 

@@ -148,7 +148,10 @@ def test_stage_killed_mid_round_leaves_no_worker(tiny_repo, monkeypatch, sig):
             assert time.monotonic() < deadline and stage.poll() is None, "round 1 never started"
             time.sleep(0.2)
         time.sleep(1)  # client_0's worker is inside the hang now
-        os.killpg(stage.pid, sig) if sig == signal.SIGINT else stage.send_signal(sig)  # Ctrl-C hits the group
+        if sig == signal.SIGINT:
+            os.killpg(stage.pid, sig)  # Ctrl-C reaches the whole process group, workers included
+        else:
+            stage.send_signal(sig)
         assert stage.wait(timeout=60) != 0
     finally:
         if stage.poll() is None:
